@@ -1,0 +1,66 @@
+/*
+ * main.c - entry point of `streamdelta`: dispatch to subcommands.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define STREAMDELTA_VERSION "0.1.0"
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} cli_command;
+
+static const cli_command cli_commands[] = {
+    {"parquet", cli_cmd_parquet, "inspect Parquet files: schema, cat, meta"},
+};
+
+static void cli_print_help(FILE *out) {
+    fprintf(out, "streamdelta %s - Kafka (Avro) to Delta Lake streaming ingestion\n\n", STREAMDELTA_VERSION);
+    fprintf(out, "usage: streamdelta <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
+        fprintf(out, "  %-14s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(out, "\nRun 'streamdelta <command> --help' for the options of a command.\n");
+}
+
+int cli_fail(const sd_error *err) {
+    fprintf(stderr, "streamdelta: %s\n", err->msg[0] ? err->msg : sd_status_name(err->code));
+    return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "streamdelta %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(run 'streamdelta %s --help' for usage)\n", cmd);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+bool cli_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return true;
+    return false;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        cli_print_help(stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("streamdelta %s\n", STREAMDELTA_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
+        if (strcmp(argv[1], cli_commands[i].name) == 0) return cli_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "streamdelta: unknown command '%s'\n\n", argv[1]);
+    cli_print_help(stderr);
+    return CLI_EXIT_USAGE;
+}
