@@ -17,6 +17,37 @@
 
 int cli_cmd_parquet(int argc, char **argv);
 
+/* ------------------------------------------------------------------------ */
+/* Row output shared by `parquet cat` and `show` (cli_format.c)              */
+/* ------------------------------------------------------------------------ */
+
+/* table: like Spark's df.show() (right-aligned cells, values truncated to 20
+ *        characters unless --truncate 0, "only showing top N rows");
+ * csv:   header row, RFC 4180 quoting, ISO dates, timestamps as
+ *        "YYYY-MM-DD HH:MM:SS[.ffffff]" UTC, empty field for null, nested
+ *        values as their JSON text;
+ * jsonl: one JSON object per row; dates and timestamps as the same strings,
+ *        decimals as exact JSON numbers, NaN/Infinity as strings, binary as
+ *        base64, maps as objects keyed by the key's text. */
+typedef enum cli_format_kind { CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSONL } cli_format_kind;
+
+sd_status cli_format_parse(const char *name, cli_format_kind *out, sd_error *err);
+
+typedef struct cli_printer cli_printer;
+
+/* A printer of rows of `schema` to `out`; at most `limit` rows (0 = all).
+ * The table format buffers its rows to size the columns; the others
+ * stream. */
+cli_printer *cli_printer_new(cli_format_kind kind, const sd_schema *schema, FILE *out,
+                             size_t limit);
+/* Print the batch's rows (up to the limit). */
+void cli_printer_add(cli_printer *p, const sd_batch *batch);
+/* True once `limit` rows were printed: callers can stop reading. */
+bool cli_printer_full(const cli_printer *p);
+/* Flush (the table format prints here), free the printer. `more` tells the
+ * table format that rows beyond the limit exist ("only showing top N"). */
+void cli_printer_finish(cli_printer *p, bool more);
+
 /* Print "streamdelta: <msg>" to stderr and return CLI_EXIT_FAIL. */
 int cli_fail(const sd_error *err);
 /* Print "streamdelta <cmd>: <msg>" plus a hint to run --help; returns
