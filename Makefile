@@ -62,6 +62,9 @@ $(BUILD)/streamdelta: $(CLI_OBJ) $(BUILD)/libstreamdelta.a
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libstreamdelta.a
 	$(CC) $(LDSAN) -o $@ $(UNIT_OBJ) $(BUILD)/libstreamdelta.a $(LDLIBS)
 
+$(BUILD)/pq_bench: bench/pq_bench.c $(BUILD)/libstreamdelta.a
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libstreamdelta.a $(LDLIBS)
+
 test: all
 	@bash scripts/run-tests.sh $(BUILD)
 
