@@ -358,4 +358,106 @@ sd_status pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, sd
 sd_status pq_decompress(pq_codec codec, const uint8_t *in, size_t n, uint8_t *out, size_t out_len,
                         sd_error *err);
 
+/* ------------------------------------------------------------------------ */
+/* Encodings (pq_enc_*.c write, pq_dec_*.c read)                             */
+/*                                                                           */
+/* Decoders work on physical values, densely (no slots for nulls): the       */
+/* reader spreads them over the rows by definition level and converts them   */
+/* to the column's logical type. Every decoder is bounds-checked: it returns */
+/* false (never reads past `len`) when the input is short or corrupt.        */
+/* ------------------------------------------------------------------------ */
+
+/* Appending byte-array values to a column's (offsets, data) pair: before a
+ * call offsets[0] is the end of the data already there; a decoder of n
+ * values fills offsets[1..n] and appends the bytes to *data. */
+typedef struct pq_bytes_sink {
+    int64_t *offsets;
+    sd_buf *data;
+} pq_bytes_sink;
+
+/* Bits needed to store values up to max_value (0 for 0). */
+int pq_bit_width(uint64_t max_value);
+
+/* RLE / bit-packed hybrid (Encodings.md), without the 4-byte length prefix
+ * that data page v1 puts before levels. The encoder picks RLE runs for
+ * repeats of 8 or more and bit-packs the rest. bit_width 0..32. */
+void pq_rle_encode(const uint32_t *values, size_t n, int bit_width, sd_buf *out);
+
+typedef struct pq_rle_decoder {
+    const uint8_t *p, *end;
+    int bit_width;
+    uint32_t rle_value;   /* value of the current RLE run */
+    uint32_t rle_left;    /* values left in the current RLE run */
+    uint32_t packed_left; /* values left in the current bit-packed run */
+    const uint8_t *packed;/* start of the current bit-packed group */
+    uint32_t packed_pos;  /* index of the next value within the packed run */
+} pq_rle_decoder;
+
+void pq_rle_decoder_init(pq_rle_decoder *d, const uint8_t *p, size_t len, int bit_width);
+/* Decode exactly n values; false when the input ends early or is corrupt
+ * (a run header that overflows, a value wider than bit_width allows). */
+bool pq_rle_decode(pq_rle_decoder *d, uint32_t *out, size_t n);
+/* The deprecated BIT_PACKED level encoding (MSB first, no runs). */
+bool pq_bit_packed_levels_decode(const uint8_t *p, size_t len, int bit_width, size_t n,
+                                 uint32_t *out);
+
+/* PLAIN. Fixed-width values are their little-endian bytes: writers append
+ * them directly. Booleans are bit-packed LSB first. */
+void pq_plain_encode_bools(const uint8_t *values, size_t n, sd_buf *out);
+void pq_plain_encode_bytes(const uint8_t *data, const int64_t *offsets, size_t n, sd_buf *out);
+/* Decoders set *consumed to the bytes used. width: 4, 8, 12 (INT96) or the
+ * FIXED_LEN_BYTE_ARRAY length. Booleans decode to one byte per value (0/1),
+ * starting at bit offset 0 of p. */
+bool pq_plain_decode_fixed(const uint8_t *p, size_t len, size_t width, size_t n, void *out,
+                           size_t *consumed);
+bool pq_plain_decode_bools(const uint8_t *p, size_t len, size_t n, uint8_t *out, size_t *consumed);
+bool pq_plain_decode_bytes(const uint8_t *p, size_t len, size_t n, pq_bytes_sink *sink,
+                           size_t *consumed);
+/* FIXED_LEN_BYTE_ARRAY values appended as byte arrays of `width` bytes. */
+bool pq_plain_decode_fixed_bytes(const uint8_t *p, size_t len, size_t width, size_t n,
+                                 pq_bytes_sink *sink, size_t *consumed);
+
+/* Dictionary pages hold PLAIN values; data pages hold one byte of bit width
+ * then RLE/bit-packed indices. */
+bool pq_dict_indices_decode(const uint8_t *p, size_t len, size_t n, uint32_t *out);
+
+/* Dictionary builder for the writer: maps each distinct value to an index
+ * in insertion order. Fixed-width values are compared bytewise (so -0.0 and
+ * 0.0, and NaNs with different payloads, stay distinct, as Spark does). */
+typedef struct pq_dict pq_dict;
+
+/* width: value size in bytes for fixed-width types, 0 for byte arrays. */
+pq_dict *pq_dict_new(size_t width);
+void pq_dict_free(pq_dict *d);
+void pq_dict_reset(pq_dict *d);
+/* Look up or insert n values, writing their indices. Returns the number of
+ * values handled: fewer than n when the dictionary's PLAIN size would pass
+ * max_bytes (the caller then falls back to PLAIN for the rest). */
+size_t pq_dict_add_fixed(pq_dict *d, const void *values, size_t n, size_t max_bytes,
+                         uint32_t *indices);
+size_t pq_dict_add_bytes(pq_dict *d, const uint8_t *data, const int64_t *offsets, size_t n,
+                         size_t max_bytes, uint32_t *indices);
+size_t pq_dict_count(const pq_dict *d);
+/* Size of the dictionary page body, PLAIN-encoded. */
+size_t pq_dict_plain_size(const pq_dict *d);
+/* Append the dictionary page body (PLAIN). */
+void pq_dict_encode(const pq_dict *d, sd_buf *out);
+/* Entry i: a pointer to its bytes and its length (width for fixed). */
+const uint8_t *pq_dict_entry(const pq_dict *d, size_t i, size_t *len);
+
+/* DELTA_BINARY_PACKED (INT32 / INT64): decode the first n values. */
+bool pq_delta_decode_i32(const uint8_t *p, size_t len, size_t n, int32_t *out, size_t *consumed);
+bool pq_delta_decode_i64(const uint8_t *p, size_t len, size_t n, int64_t *out, size_t *consumed);
+/* DELTA_BINARY_PACKED encoder (used by tests and page v2 writers). */
+void pq_delta_encode_i64(const int64_t *values, size_t n, sd_buf *out);
+/* DELTA_LENGTH_BYTE_ARRAY and DELTA_BYTE_ARRAY (the latter also for
+ * FIXED_LEN_BYTE_ARRAY). */
+bool pq_delta_length_decode(const uint8_t *p, size_t len, size_t n, pq_bytes_sink *sink,
+                            size_t *consumed);
+bool pq_delta_byte_array_decode(const uint8_t *p, size_t len, size_t n, pq_bytes_sink *sink,
+                                size_t *consumed);
+/* BYTE_STREAM_SPLIT for values of `width` bytes (4 or 8, or an FLBA
+ * length): the page holds exactly n values. */
+bool pq_byte_stream_split_decode(const uint8_t *p, size_t len, size_t width, size_t n, void *out);
+
 #endif /* SD_PQ_INTERNAL_H */

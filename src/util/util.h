@@ -279,6 +279,58 @@ void sd_value_clear(sd_value *v);
 int sd_value_compare(const sd_value *a, const sd_value *b);
 
 /* ------------------------------------------------------------------------ */
+/* JSON (sd_json.c): Delta log actions, Avro schemas, registry replies       */
+/* ------------------------------------------------------------------------ */
+
+typedef enum sd_json_kind {
+    SD_JSON_NULL,
+    SD_JSON_BOOL,
+    SD_JSON_NUMBER,
+    SD_JSON_STRING,
+    SD_JSON_ARRAY,
+    SD_JSON_OBJECT,
+} sd_json_kind;
+
+/* A parsed JSON value. A document is one allocation tree owned by its root
+ * (free with sd_json_free on the root only). Strings are unescaped UTF-8,
+ * NUL-terminated, with their length (they may contain NUL). Numbers keep
+ * their source text so integers beyond 2^53 and decimals stay exact. Object
+ * members keep document order; duplicate keys are kept (lookup finds the
+ * first). */
+typedef struct sd_json sd_json;
+struct sd_json {
+    sd_json_kind kind;
+    bool boolean;        /* SD_JSON_BOOL */
+    double number;       /* SD_JSON_NUMBER */
+    char *text;          /* SD_JSON_STRING: the string; SD_JSON_NUMBER: source text */
+    size_t text_len;
+    size_t count;        /* SD_JSON_ARRAY / SD_JSON_OBJECT: number of items */
+    sd_json *items;      /* the items (array elements or object values) */
+    char **keys;         /* SD_JSON_OBJECT: keys[i] names items[i] */
+    size_t *key_lens;
+};
+
+/* Parse exactly one JSON document (surrounding whitespace allowed). Returns
+ * NULL and fills err with the byte offset and what was expected on any
+ * syntax error, invalid UTF-8 escape, or nesting deeper than 256. */
+sd_json *sd_json_parse(const char *text, size_t len, sd_error *err);
+void sd_json_free(sd_json *root);
+/* Member of an object by key, or NULL (also NULL when obj is not an object). */
+const sd_json *sd_json_get(const sd_json *obj, const char *key);
+/* Typed accessors: false when j is NULL or of another kind (or, for
+ * integers, not an integer that fits). */
+bool sd_json_as_int64(const sd_json *j, int64_t *out);
+bool sd_json_as_double(const sd_json *j, double *out);
+bool sd_json_as_bool(const sd_json *j, bool *out);
+/* The string, or NULL when j is not a string. */
+const char *sd_json_as_string(const sd_json *j);
+/* Append `n` bytes as a quoted JSON string (escaping quotes, backslashes and
+ * control characters; other UTF-8 passes through). */
+void sd_json_append_string(sd_buf *out, const char *s, size_t n);
+/* Append the value as compact JSON text (numbers as their source text). */
+void sd_json_append(sd_buf *out, const sd_json *j);
+
+/* ------------------------------------------------------------------------ */
 /* Text helpers for values                                                   */
 /* ------------------------------------------------------------------------ */
 
