@@ -115,11 +115,11 @@ sd_status pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, sd
         }
         case PQ_CODEC_LZ4_RAW: {
             if (n > (size_t)LZ4_MAX_INPUT_SIZE)
-                return sd_error_set(err, SD_ERR_CODEC, "lz4: page of %zu bytes is too large", n);
+                return sd_error_set(err, SD_ERR_CODEC, "lz4_raw: page of %zu bytes is too large", n);
             int cap = LZ4_compressBound((int)n);
             sd_buf_reserve(out, (size_t)cap);
             int r = LZ4_compress_default((const char *)in, (char *)out->data + out->len, (int)n, cap);
-            if (r <= 0) return sd_error_set(err, SD_ERR_CODEC, "lz4: compression failed");
+            if (r <= 0) return sd_error_set(err, SD_ERR_CODEC, "lz4_raw: compression failed");
             out->len += (size_t)r;
             return SD_OK;
         }
@@ -134,7 +134,7 @@ sd_status pq_decompress(pq_codec codec, const uint8_t *in, size_t n, uint8_t *ou
     switch (codec) {
         case PQ_CODEC_UNCOMPRESSED:
             if (n != out_len)
-                return sd_error_set(err, SD_ERR_FORMAT,
+                return sd_error_set(err, SD_ERR_CODEC,
                                     "uncompressed page size %zu differs from its header (%zu)", n,
                                     out_len);
             memcpy(out, in, n);
@@ -161,10 +161,10 @@ sd_status pq_decompress(pq_codec codec, const uint8_t *in, size_t n, uint8_t *ou
         }
         case PQ_CODEC_LZ4_RAW: {
             if (n > (size_t)INT32_MAX || out_len > (size_t)INT32_MAX)
-                return sd_error_set(err, SD_ERR_CODEC, "lz4: page too large");
+                return sd_error_set(err, SD_ERR_CODEC, "lz4_raw: page too large");
             int r = LZ4_decompress_safe((const char *)in, (char *)out, (int)n, (int)out_len);
             if (r < 0 || (size_t)r != out_len)
-                return sd_error_set(err, SD_ERR_CODEC, "lz4: corrupt data");
+                return sd_error_set(err, SD_ERR_CODEC, "lz4_raw: corrupt data");
             return SD_OK;
         }
         default:

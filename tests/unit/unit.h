@@ -18,6 +18,10 @@ void unit_register(const char *name, unit_fn fn);
 void unit_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A scratch directory unique to this test process (created on first use). */
 const char *unit_tmpdir(void);
+/* The shared Delta conformance tables: $SD_CONFORMANCE, else
+ * ../shared/conformance/delta-tables beside the repository (tests run from
+ * the repository's root). */
+const char *unit_conformance_dir(void);
 
 #define TEST(name)                                                                                 \
     static void test_##name(void);                                                                 \

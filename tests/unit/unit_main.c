@@ -48,6 +48,11 @@ const char *unit_tmpdir(void) {
     return unit_dir;
 }
 
+const char *unit_conformance_dir(void) {
+    const char *env = getenv("SD_CONFORMANCE");
+    return env != NULL && env[0] != '\0' ? env : "../shared/conformance/delta-tables";
+}
+
 static void unit_cleanup(void) {
     if (unit_dir[0] != '\0') {
         char cmd[300];
