@@ -110,7 +110,8 @@ static int bench_write(const char *in, const char *codec_name, const char *out) 
     sd_batch *groups;
     int ngroups;
     pq_codec codec;
-    if (pq_codec_parse(codec_name, &codec, &err) != SD_OK || bench_load(in, &groups, &ngroups, &err)) {
+    if (pq_codec_parse(codec_name, &codec, &err) != SD_OK ||
+        bench_load(in, &groups, &ngroups, &err)) {
         fprintf(stderr, "pq_bench write: %s\n", err.msg);
         return 1;
     }
@@ -176,8 +177,10 @@ static void bench_agg_batch(const sd_batch *b, bench_agg *a) {
 
 static int bench_read(const char *path) {
     sd_error err = {0};
-    bench_agg agg = {.min_event = {.is_null = true}, .max_user = {.is_null = true},
-                     .max_movie = {.is_null = true}, .max_date = INT64_MIN};
+    bench_agg agg = {.min_event = {.is_null = true},
+                     .max_user = {.is_null = true},
+                     .max_movie = {.is_null = true},
+                     .max_date = INT64_MIN};
     int64_t t0 = sd_now_ns();
     pq_file *f = pq_file_open(path, &err);
     if (f == NULL) {

@@ -48,16 +48,16 @@ sd_status pq_codec_parse(const char *name, pq_codec *out, sd_error *err);
 /* ------------------------------------------------------------------------ */
 
 typedef struct pq_writer_options {
-    pq_codec codec;           /* default PQ_CODEC_SNAPPY */
-    int compression_level;    /* 0 = codec default */
-    bool dictionary;          /* try dictionary encoding; default true */
-    size_t dictionary_max;    /* bytes; fall back to PLAIN beyond (default 1 MiB) */
-    size_t page_size;         /* target uncompressed data page size (default 1 MiB) */
-    size_t row_group_size;    /* target uncompressed row group size (default 128 MiB) */
-    int data_page_version;    /* 1 (default) or 2 */
-    bool page_statistics;     /* write Statistics in data page headers (default true) */
-    const char *created_by;   /* default "streamdelta version X" */
-    int nkv;                  /* key/value metadata for the footer */
+    pq_codec codec;         /* default PQ_CODEC_SNAPPY */
+    int compression_level;  /* 0 = codec default */
+    bool dictionary;        /* try dictionary encoding; default true */
+    size_t dictionary_max;  /* bytes; fall back to PLAIN beyond (default 1 MiB) */
+    size_t page_size;       /* target uncompressed data page size (default 1 MiB) */
+    size_t row_group_size;  /* target uncompressed row group size (default 128 MiB) */
+    int data_page_version;  /* 1 (default) or 2 */
+    bool page_statistics;   /* write Statistics in data page headers (default true) */
+    const char *created_by; /* default "streamdelta version X" */
+    int nkv;                /* key/value metadata for the footer */
     const char *const *kv_keys;
     const char *const *kv_values;
 } pq_writer_options;
@@ -71,9 +71,9 @@ void pq_writer_options_init(pq_writer_options *opts);
  * flagged with in_repeated. min/max own their strings. */
 typedef struct pq_leaf_stats {
     char *path;
-    int field_index;     /* top-level field this leaf belongs to */
-    bool in_repeated;    /* leaf sits under a list or map */
-    bool has_min_max;    /* false when every value was null (or NaN only) */
+    int field_index;  /* top-level field this leaf belongs to */
+    bool in_repeated; /* leaf sits under a list or map */
+    bool has_min_max; /* false when every value was null (or NaN only) */
     sd_value min, max;
     int64_t null_count;
 } pq_leaf_stats;
@@ -143,7 +143,16 @@ sd_status pq_file_leaf_stats(const pq_file *f, int rg, const char *path, bool *h
                              sd_value *min, sd_value *max, int64_t *null_count, sd_error *err);
 
 /* Comparison operators for row-group skipping. */
-typedef enum pq_cmp_op { PQ_EQ, PQ_NE, PQ_LT, PQ_LE, PQ_GT, PQ_GE, PQ_IS_NULL, PQ_IS_NOT_NULL } pq_cmp_op;
+typedef enum pq_cmp_op {
+    PQ_EQ,
+    PQ_NE,
+    PQ_LT,
+    PQ_LE,
+    PQ_GT,
+    PQ_GE,
+    PQ_IS_NULL,
+    PQ_IS_NOT_NULL
+} pq_cmp_op;
 
 /* One conjunct "path op value" (value ignored for IS [NOT] NULL). */
 typedef struct pq_predicate {

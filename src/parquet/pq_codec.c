@@ -17,14 +17,22 @@
 
 const char *pq_codec_name(pq_codec codec) {
     switch (codec) {
-        case PQ_CODEC_UNCOMPRESSED: return "uncompressed";
-        case PQ_CODEC_SNAPPY: return "snappy";
-        case PQ_CODEC_GZIP: return "gzip";
-        case PQ_CODEC_LZO: return "lzo";
-        case PQ_CODEC_BROTLI: return "brotli";
-        case PQ_CODEC_LZ4: return "lz4";
-        case PQ_CODEC_ZSTD: return "zstd";
-        case PQ_CODEC_LZ4_RAW: return "lz4_raw";
+        case PQ_CODEC_UNCOMPRESSED:
+            return "uncompressed";
+        case PQ_CODEC_SNAPPY:
+            return "snappy";
+        case PQ_CODEC_GZIP:
+            return "gzip";
+        case PQ_CODEC_LZO:
+            return "lzo";
+        case PQ_CODEC_BROTLI:
+            return "brotli";
+        case PQ_CODEC_LZ4:
+            return "lz4";
+        case PQ_CODEC_ZSTD:
+            return "zstd";
+        case PQ_CODEC_LZ4_RAW:
+            return "lz4_raw";
     }
     return "unknown";
 }
@@ -94,16 +102,20 @@ static sd_status pq_gzip_decompress(const uint8_t *in, size_t n, uint8_t *out, s
 sd_status pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, sd_buf *out,
                       sd_error *err) {
     switch (codec) {
-        case PQ_CODEC_UNCOMPRESSED: sd_buf_append(out, in, n); return SD_OK;
+        case PQ_CODEC_UNCOMPRESSED:
+            sd_buf_append(out, in, n);
+            return SD_OK;
         case PQ_CODEC_SNAPPY: {
             size_t cap = snappy_max_compressed_length(n);
             sd_buf_reserve(out, cap);
-            if (snappy_compress((const char *)in, n, (char *)out->data + out->len, &cap) != SNAPPY_OK)
+            if (snappy_compress((const char *)in, n, (char *)out->data + out->len, &cap) !=
+                SNAPPY_OK)
                 return sd_error_set(err, SD_ERR_CODEC, "snappy: compression failed");
             out->len += cap;
             return SD_OK;
         }
-        case PQ_CODEC_GZIP: return pq_gzip_compress(level, in, n, out, err);
+        case PQ_CODEC_GZIP:
+            return pq_gzip_compress(level, in, n, out, err);
         case PQ_CODEC_ZSTD: {
             size_t cap = ZSTD_compressBound(n);
             sd_buf_reserve(out, cap);
@@ -115,10 +127,12 @@ sd_status pq_compress(pq_codec codec, int level, const uint8_t *in, size_t n, sd
         }
         case PQ_CODEC_LZ4_RAW: {
             if (n > (size_t)LZ4_MAX_INPUT_SIZE)
-                return sd_error_set(err, SD_ERR_CODEC, "lz4_raw: page of %zu bytes is too large", n);
+                return sd_error_set(err, SD_ERR_CODEC, "lz4_raw: page of %zu bytes is too large",
+                                    n);
             int cap = LZ4_compressBound((int)n);
             sd_buf_reserve(out, (size_t)cap);
-            int r = LZ4_compress_default((const char *)in, (char *)out->data + out->len, (int)n, cap);
+            int r =
+                LZ4_compress_default((const char *)in, (char *)out->data + out->len, (int)n, cap);
             if (r <= 0) return sd_error_set(err, SD_ERR_CODEC, "lz4_raw: compression failed");
             out->len += (size_t)r;
             return SD_OK;
@@ -141,7 +155,8 @@ sd_status pq_decompress(pq_codec codec, const uint8_t *in, size_t n, uint8_t *ou
             return SD_OK;
         case PQ_CODEC_SNAPPY: {
             size_t len = 0;
-            if (snappy_uncompressed_length((const char *)in, n, &len) != SNAPPY_OK || len != out_len)
+            if (snappy_uncompressed_length((const char *)in, n, &len) != SNAPPY_OK ||
+                len != out_len)
                 return sd_error_set(err, SD_ERR_CODEC,
                                     "snappy: corrupt data (header says %zu bytes, page %zu)", len,
                                     out_len);
@@ -149,7 +164,8 @@ sd_status pq_decompress(pq_codec codec, const uint8_t *in, size_t n, uint8_t *ou
                 return sd_error_set(err, SD_ERR_CODEC, "snappy: corrupt data");
             return SD_OK;
         }
-        case PQ_CODEC_GZIP: return pq_gzip_decompress(in, n, out, out_len, err);
+        case PQ_CODEC_GZIP:
+            return pq_gzip_decompress(in, n, out, out_len, err);
         case PQ_CODEC_ZSTD: {
             size_t r = ZSTD_decompress(out, out_len, in, n);
             if (ZSTD_isError(r))

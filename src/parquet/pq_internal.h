@@ -97,15 +97,19 @@ typedef enum pq_logical_kind {
     PQ_LT_FLOAT16 = 15,
 } pq_logical_kind;
 
-typedef enum pq_time_unit { PQ_UNIT_MILLIS = 1, PQ_UNIT_MICROS = 2, PQ_UNIT_NANOS = 3 } pq_time_unit;
+typedef enum pq_time_unit {
+    PQ_UNIT_MILLIS = 1,
+    PQ_UNIT_MICROS = 2,
+    PQ_UNIT_NANOS = 3
+} pq_time_unit;
 
 typedef struct pq_logical_type {
     pq_logical_kind kind;
-    int32_t scale, precision;   /* DECIMAL */
-    bool is_adjusted_to_utc;    /* TIME, TIMESTAMP */
-    pq_time_unit unit;          /* TIME, TIMESTAMP */
-    int8_t bit_width;           /* INTEGER */
-    bool is_signed;             /* INTEGER */
+    int32_t scale, precision; /* DECIMAL */
+    bool is_adjusted_to_utc;  /* TIME, TIMESTAMP */
+    pq_time_unit unit;        /* TIME, TIMESTAMP */
+    int8_t bit_width;         /* INTEGER */
+    bool is_signed;           /* INTEGER */
 } pq_logical_type;
 
 /* ------------------------------------------------------------------------ */
@@ -115,8 +119,8 @@ typedef struct pq_logical_type {
 /* ------------------------------------------------------------------------ */
 
 typedef struct pq_statistics {
-    bool has_min, has_max;         /* min_value/max_value (fields 6/5) */
-    sd_buf min, max;               /* raw PLAIN-encoded bytes */
+    bool has_min, has_max;               /* min_value/max_value (fields 6/5) */
+    sd_buf min, max;                     /* raw PLAIN-encoded bytes */
     bool has_legacy_min, has_legacy_max; /* deprecated min/max (fields 2/1) */
     sd_buf legacy_min, legacy_max;
     bool has_null_count;
@@ -129,15 +133,15 @@ typedef struct pq_schema_element {
     char *name;
     bool has_type;
     pq_physical_type type;
-    int32_t type_length;           /* FIXED_LEN_BYTE_ARRAY */
+    int32_t type_length; /* FIXED_LEN_BYTE_ARRAY */
     bool has_repetition;
     pq_repetition repetition;
-    int32_t num_children;          /* 0 for leaves */
+    int32_t num_children;             /* 0 for leaves */
     pq_converted_type converted_type; /* PQ_CT_NONE when absent */
     int32_t scale, precision;
     bool has_field_id;
     int32_t field_id;
-    pq_logical_type logical;       /* kind PQ_LT_NONE when absent */
+    pq_logical_type logical; /* kind PQ_LT_NONE when absent */
 } pq_schema_element;
 
 typedef struct pq_page_encoding_stats {
@@ -168,7 +172,7 @@ typedef struct pq_column_meta {
 } pq_column_meta;
 
 typedef struct pq_column_chunk {
-    char *file_path;               /* NULL: same file */
+    char *file_path; /* NULL: same file */
     int64_t file_offset;
     bool has_meta_data;
     pq_column_meta meta_data;
@@ -189,21 +193,21 @@ typedef struct pq_row_group {
 
 typedef struct pq_key_value {
     char *key;
-    char *value;                   /* NULL when absent */
+    char *value; /* NULL when absent */
 } pq_key_value;
 
 typedef struct pq_file_meta {
     int32_t version;
     int nschema;
-    pq_schema_element *schema;     /* depth-first, schema[0] is the root */
+    pq_schema_element *schema; /* depth-first, schema[0] is the root */
     int64_t num_rows;
     int nrow_groups;
     pq_row_group *row_groups;
     int nkv;
     pq_key_value *kv;
     char *created_by;
-    int ncolumn_orders;            /* TypeDefinedOrder per leaf when present */
-    bool has_encryption;           /* encryption_algorithm present: refused */
+    int ncolumn_orders;  /* TypeDefinedOrder per leaf when present */
+    bool has_encryption; /* encryption_algorithm present: refused */
 } pq_file_meta;
 
 typedef struct pq_data_page_header {
@@ -229,7 +233,7 @@ typedef struct pq_data_page_header_v2 {
     pq_encoding encoding;
     int32_t definition_levels_byte_length;
     int32_t repetition_levels_byte_length;
-    bool is_compressed;            /* default true */
+    bool is_compressed; /* default true */
     bool has_statistics;
     pq_statistics statistics;
 } pq_data_page_header_v2;
@@ -310,7 +314,9 @@ int32_t pq_thrift_list_begin(pq_thrift_reader *r, uint8_t *elem_type);
 void pq_thrift_skip(pq_thrift_reader *r, uint8_t type);
 void pq_thrift_fail(pq_thrift_reader *r, const char *what);
 /* For bools: in a field header the type itself carries the value. */
-static inline bool pq_thrift_field_bool(uint8_t type) { return type == PQ_TT_BOOL_TRUE; }
+static inline bool pq_thrift_field_bool(uint8_t type) {
+    return type == PQ_TT_BOOL_TRUE;
+}
 
 /* Writer to a growable buffer. */
 typedef struct pq_thrift_writer {
@@ -386,11 +392,11 @@ void pq_rle_encode(const uint32_t *values, size_t n, int bit_width, sd_buf *out)
 typedef struct pq_rle_decoder {
     const uint8_t *p, *end;
     int bit_width;
-    uint32_t rle_value;   /* value of the current RLE run */
-    uint32_t rle_left;    /* values left in the current RLE run */
-    uint32_t packed_left; /* values left in the current bit-packed run */
-    const uint8_t *packed;/* start of the current bit-packed group */
-    uint32_t packed_pos;  /* index of the next value within the packed run */
+    uint32_t rle_value;    /* value of the current RLE run */
+    uint32_t rle_left;     /* values left in the current RLE run */
+    uint32_t packed_left;  /* values left in the current bit-packed run */
+    const uint8_t *packed; /* start of the current bit-packed group */
+    uint32_t packed_pos;   /* index of the next value within the packed run */
 } pq_rle_decoder;
 
 void pq_rle_decoder_init(pq_rle_decoder *d, const uint8_t *p, size_t len, int bit_width);

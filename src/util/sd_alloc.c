@@ -30,7 +30,9 @@ void *sd_xrealloc(void *p, size_t n) {
     return q;
 }
 
-char *sd_xstrdup(const char *s) { return sd_xstrndup(s, strlen(s)); }
+char *sd_xstrdup(const char *s) {
+    return sd_xstrndup(s, strlen(s));
+}
 
 char *sd_xstrndup(const char *s, size_t n) {
     char *p = sd_xmalloc(n + 1);

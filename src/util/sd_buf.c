@@ -28,7 +28,9 @@ void sd_buf_append_byte(sd_buf *b, uint8_t c) {
     b->data[b->len++] = c;
 }
 
-void sd_buf_append_str(sd_buf *b, const char *s) { sd_buf_append(b, s, strlen(s)); }
+void sd_buf_append_str(sd_buf *b, const char *s) {
+    sd_buf_append(b, s, strlen(s));
+}
 
 void sd_buf_appendf(sd_buf *b, const char *fmt, ...) {
     va_list ap;

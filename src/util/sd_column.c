@@ -19,7 +19,8 @@ void sd_column_init(sd_column *c, const sd_type *type) {
     c->type = type;
     if (type->kind == SD_STRUCT || type->kind == SD_LIST || type->kind == SD_MAP) {
         c->nchildren = type->nchildren;
-        c->children = sd_xcalloc((size_t)(type->nchildren ? type->nchildren : 1), sizeof(sd_column));
+        c->children =
+            sd_xcalloc((size_t)(type->nchildren ? type->nchildren : 1), sizeof(sd_column));
         for (int i = 0; i < type->nchildren; i++)
             sd_column_init(&c->children[i], &type->children[i].type);
     }
@@ -36,7 +37,8 @@ void sd_column_reserve(sd_column *c, size_t rows) {
     size_t w = sd_type_width(c->type->kind);
     if (w) c->values = sd_xrealloc(c->values, cap * w);
     if (c->valid) c->valid = sd_xrealloc(c->valid, cap);
-    if (sd_kind_has_offsets(c->type->kind)) c->offsets = sd_xrealloc(c->offsets, (cap + 1) * sizeof(int64_t));
+    if (sd_kind_has_offsets(c->type->kind))
+        c->offsets = sd_xrealloc(c->offsets, (cap + 1) * sizeof(int64_t));
     c->values_cap = cap;
 }
 
@@ -97,9 +99,15 @@ void sd_column_append_bool(sd_column *c, bool v) {
 void sd_column_append_i32(sd_column *c, int32_t v) {
     size_t row = sd_column_push(c);
     switch (c->type->kind) {
-        case SD_INT8: ((int8_t *)c->values)[row] = (int8_t)v; break;
-        case SD_INT16: ((int16_t *)c->values)[row] = (int16_t)v; break;
-        default: ((int32_t *)c->values)[row] = v; break;
+        case SD_INT8:
+            ((int8_t *)c->values)[row] = (int8_t)v;
+            break;
+        case SD_INT16:
+            ((int16_t *)c->values)[row] = (int16_t)v;
+            break;
+        default:
+            ((int32_t *)c->values)[row] = v;
+            break;
     }
 }
 
@@ -129,7 +137,9 @@ void sd_column_append_bytes(sd_column *c, const void *p, size_t n) {
     c->offsets[row + 1] = (int64_t)c->data.len;
 }
 
-void sd_column_append_struct(sd_column *c) { sd_column_push(c); }
+void sd_column_append_struct(sd_column *c) {
+    sd_column_push(c);
+}
 
 void sd_column_append_list(sd_column *c, size_t count) {
     size_t row = sd_column_push(c);

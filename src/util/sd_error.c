@@ -40,22 +40,38 @@ void sd_error_clear(sd_error *err) {
 
 const char *sd_status_name(sd_status code) {
     switch (code) {
-        case SD_OK: return "ok";
-        case SD_ERR_ARG: return "invalid argument";
-        case SD_ERR_NOT_FOUND: return "not found";
-        case SD_ERR_EXISTS: return "already exists";
-        case SD_ERR_IO: return "I/O error";
-        case SD_ERR_NOSPACE: return "no space left";
-        case SD_ERR_FORMAT: return "format error";
-        case SD_ERR_THRIFT: return "corrupt Thrift metadata";
-        case SD_ERR_CODEC: return "decompression error";
-        case SD_ERR_JSON: return "JSON error";
-        case SD_ERR_UNSUPPORTED: return "unsupported";
-        case SD_ERR_CONFLICT: return "concurrent modification";
-        case SD_ERR_RETRY: return "transient error";
-        case SD_ERR_NETWORK: return "network error";
-        case SD_ERR_REMOTE: return "remote error";
-        case SD_ERR_INTERNAL: return "internal error";
+        case SD_OK:
+            return "ok";
+        case SD_ERR_ARG:
+            return "invalid argument";
+        case SD_ERR_NOT_FOUND:
+            return "not found";
+        case SD_ERR_EXISTS:
+            return "already exists";
+        case SD_ERR_IO:
+            return "I/O error";
+        case SD_ERR_NOSPACE:
+            return "no space left";
+        case SD_ERR_FORMAT:
+            return "format error";
+        case SD_ERR_THRIFT:
+            return "corrupt Thrift metadata";
+        case SD_ERR_CODEC:
+            return "decompression error";
+        case SD_ERR_JSON:
+            return "JSON error";
+        case SD_ERR_UNSUPPORTED:
+            return "unsupported";
+        case SD_ERR_CONFLICT:
+            return "concurrent modification";
+        case SD_ERR_RETRY:
+            return "transient error";
+        case SD_ERR_NETWORK:
+            return "network error";
+        case SD_ERR_REMOTE:
+            return "remote error";
+        case SD_ERR_INTERNAL:
+            return "internal error";
     }
     return "unknown error";
 }

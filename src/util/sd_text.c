@@ -56,7 +56,8 @@ void sd_format_timestamp(int64_t micros, sd_buf *out) {
         days -= 1;
     }
     sd_format_date(days, out);
-    sd_buf_appendf(out, " %02d:%02d:%02d", (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    sd_buf_appendf(out, " %02d:%02d:%02d", (int)(sod / 3600), (int)(sod / 60 % 60),
+                   (int)(sod % 60));
     if (frac) sd_buf_appendf(out, ".%06d", (int)frac);
 }
 
@@ -120,8 +121,10 @@ bool sd_parse_timestamp(const char *s, size_t n, int64_t *micros) {
         }
         if (hh > 23 || mi > 59 || ss > 60) return false;
     }
-    if (pos < n && s[pos] == 'Z') pos++;
-    else if (pos + 6 == n && (s[pos] == '+' || s[pos] == '-') && strncmp(s + pos + 1, "00:00", 5) == 0)
+    if (pos < n && s[pos] == 'Z')
+        pos++;
+    else if (pos + 6 == n && (s[pos] == '+' || s[pos] == '-') &&
+             strncmp(s + pos + 1, "00:00", 5) == 0)
         pos += 6;
     if (pos != n) return false;
     *micros = ((int64_t)days * 86400 + hh * 3600 + mi * 60 + ss) * 1000000 + frac;
@@ -164,7 +167,8 @@ void sd_format_decimal(__int128 unscaled, int scale, sd_buf *out) {
     char digits[64];
     int n = 0;
     bool neg = unscaled < 0;
-    unsigned __int128 u = neg ? (unsigned __int128)(-(unscaled + 1)) + 1 : (unsigned __int128)unscaled;
+    unsigned __int128 u =
+        neg ? (unsigned __int128)(-(unscaled + 1)) + 1 : (unsigned __int128)unscaled;
     do {
         digits[n++] = (char)('0' + (int)(u % 10));
         u /= 10;
@@ -183,18 +187,34 @@ void sd_format_value(const sd_value *v, sd_buf *out) {
         return;
     }
     switch (v->kind) {
-        case SD_BOOL: sd_buf_append_str(out, v->u.b ? "true" : "false"); break;
-        case SD_FLOAT: sd_format_float((float)v->u.d, out); break;
-        case SD_DOUBLE: sd_format_double(v->u.d, out); break;
-        case SD_DECIMAL: sd_format_decimal(v->u.dec, v->scale, out); break;
-        case SD_DATE: sd_format_date(v->u.i, out); break;
+        case SD_BOOL:
+            sd_buf_append_str(out, v->u.b ? "true" : "false");
+            break;
+        case SD_FLOAT:
+            sd_format_float((float)v->u.d, out);
+            break;
+        case SD_DOUBLE:
+            sd_format_double(v->u.d, out);
+            break;
+        case SD_DECIMAL:
+            sd_format_decimal(v->u.dec, v->scale, out);
+            break;
+        case SD_DATE:
+            sd_format_date(v->u.i, out);
+            break;
         case SD_TIMESTAMP:
-        case SD_TIMESTAMP_NTZ: sd_format_timestamp(v->u.i, out); break;
-        case SD_STRING: sd_buf_append(out, v->u.s.ptr, v->u.s.len); break;
+        case SD_TIMESTAMP_NTZ:
+            sd_format_timestamp(v->u.i, out);
+            break;
+        case SD_STRING:
+            sd_buf_append(out, v->u.s.ptr, v->u.s.len);
+            break;
         case SD_BINARY:
             for (size_t i = 0; i < v->u.s.len; i++) sd_buf_appendf(out, "%02x", v->u.s.ptr[i]);
             break;
-        default: sd_buf_appendf(out, "%lld", (long long)v->u.i); break;
+        default:
+            sd_buf_appendf(out, "%lld", (long long)v->u.i);
+            break;
     }
 }
 

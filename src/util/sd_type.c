@@ -9,38 +9,60 @@
 size_t sd_type_width(sd_type_kind kind) {
     switch (kind) {
         case SD_BOOL:
-        case SD_INT8: return 1;
-        case SD_INT16: return 2;
+        case SD_INT8:
+            return 1;
+        case SD_INT16:
+            return 2;
         case SD_INT32:
         case SD_DATE:
-        case SD_FLOAT: return 4;
+        case SD_FLOAT:
+            return 4;
         case SD_INT64:
         case SD_DOUBLE:
         case SD_TIMESTAMP:
-        case SD_TIMESTAMP_NTZ: return 8;
-        case SD_DECIMAL: return 16;
-        default: return 0;
+        case SD_TIMESTAMP_NTZ:
+            return 8;
+        case SD_DECIMAL:
+            return 16;
+        default:
+            return 0;
     }
 }
 
 const char *sd_type_kind_name(sd_type_kind kind) {
     switch (kind) {
-        case SD_BOOL: return "boolean";
-        case SD_INT8: return "byte";
-        case SD_INT16: return "short";
-        case SD_INT32: return "integer";
-        case SD_INT64: return "long";
-        case SD_FLOAT: return "float";
-        case SD_DOUBLE: return "double";
-        case SD_DECIMAL: return "decimal";
-        case SD_STRING: return "string";
-        case SD_BINARY: return "binary";
-        case SD_DATE: return "date";
-        case SD_TIMESTAMP: return "timestamp";
-        case SD_TIMESTAMP_NTZ: return "timestamp_ntz";
-        case SD_STRUCT: return "struct";
-        case SD_LIST: return "array";
-        case SD_MAP: return "map";
+        case SD_BOOL:
+            return "boolean";
+        case SD_INT8:
+            return "byte";
+        case SD_INT16:
+            return "short";
+        case SD_INT32:
+            return "integer";
+        case SD_INT64:
+            return "long";
+        case SD_FLOAT:
+            return "float";
+        case SD_DOUBLE:
+            return "double";
+        case SD_DECIMAL:
+            return "decimal";
+        case SD_STRING:
+            return "string";
+        case SD_BINARY:
+            return "binary";
+        case SD_DATE:
+            return "date";
+        case SD_TIMESTAMP:
+            return "timestamp";
+        case SD_TIMESTAMP_NTZ:
+            return "timestamp_ntz";
+        case SD_STRUCT:
+            return "struct";
+        case SD_LIST:
+            return "array";
+        case SD_MAP:
+            return "map";
     }
     return "unknown";
 }
@@ -56,7 +78,8 @@ sd_schema *sd_schema_new(void) {
 }
 
 sd_field *sd_type_add_field(sd_type *parent, const char *name, sd_type_kind kind, bool nullable) {
-    parent->children = sd_xrealloc(parent->children, sizeof(sd_field) * (size_t)(parent->nchildren + 1));
+    parent->children =
+        sd_xrealloc(parent->children, sizeof(sd_field) * (size_t)(parent->nchildren + 1));
     sd_field *f = &parent->children[parent->nchildren++];
     memset(f, 0, sizeof(*f));
     f->name = sd_xstrdup(name);
@@ -102,7 +125,8 @@ int sd_schema_find(const sd_schema *s, const char *name) {
 
 bool sd_type_equal(const sd_type *a, const sd_type *b) {
     if (a->kind != b->kind || a->nchildren != b->nchildren) return false;
-    if (a->kind == SD_DECIMAL && (a->precision != b->precision || a->scale != b->scale)) return false;
+    if (a->kind == SD_DECIMAL && (a->precision != b->precision || a->scale != b->scale))
+        return false;
     for (int i = 0; i < a->nchildren; i++) {
         if (strcmp(a->children[i].name, b->children[i].name) != 0) return false;
         if (a->children[i].nullable != b->children[i].nullable) return false;
@@ -113,11 +137,21 @@ bool sd_type_equal(const sd_type *a, const sd_type *b) {
 
 void sd_type_format(const sd_type *t, sd_buf *out) {
     switch (t->kind) {
-        case SD_INT8: sd_buf_append_str(out, "tinyint"); return;
-        case SD_INT16: sd_buf_append_str(out, "smallint"); return;
-        case SD_INT32: sd_buf_append_str(out, "int"); return;
-        case SD_INT64: sd_buf_append_str(out, "bigint"); return;
-        case SD_DECIMAL: sd_buf_appendf(out, "decimal(%d,%d)", t->precision, t->scale); return;
+        case SD_INT8:
+            sd_buf_append_str(out, "tinyint");
+            return;
+        case SD_INT16:
+            sd_buf_append_str(out, "smallint");
+            return;
+        case SD_INT32:
+            sd_buf_append_str(out, "int");
+            return;
+        case SD_INT64:
+            sd_buf_append_str(out, "bigint");
+            return;
+        case SD_DECIMAL:
+            sd_buf_appendf(out, "decimal(%d,%d)", t->precision, t->scale);
+            return;
         case SD_STRUCT:
             sd_buf_append_str(out, "struct<");
             for (int i = 0; i < t->nchildren; i++) {
@@ -141,6 +175,8 @@ void sd_type_format(const sd_type *t, sd_buf *out) {
             }
             sd_buf_append_byte(out, '>');
             return;
-        default: sd_buf_append_str(out, sd_type_kind_name(t->kind)); return;
+        default:
+            sd_buf_append_str(out, sd_type_kind_name(t->kind));
+            return;
     }
 }

@@ -18,23 +18,41 @@ sd_value sd_column_get(const sd_column *c, size_t row) {
         return v;
     }
     switch (v.kind) {
-        case SD_BOOL: v.u.b = ((const uint8_t *)c->values)[row] != 0; break;
-        case SD_INT8: v.u.i = ((const int8_t *)c->values)[row]; break;
-        case SD_INT16: v.u.i = ((const int16_t *)c->values)[row]; break;
+        case SD_BOOL:
+            v.u.b = ((const uint8_t *)c->values)[row] != 0;
+            break;
+        case SD_INT8:
+            v.u.i = ((const int8_t *)c->values)[row];
+            break;
+        case SD_INT16:
+            v.u.i = ((const int16_t *)c->values)[row];
+            break;
         case SD_INT32:
-        case SD_DATE: v.u.i = ((const int32_t *)c->values)[row]; break;
+        case SD_DATE:
+            v.u.i = ((const int32_t *)c->values)[row];
+            break;
         case SD_INT64:
         case SD_TIMESTAMP:
-        case SD_TIMESTAMP_NTZ: v.u.i = ((const int64_t *)c->values)[row]; break;
-        case SD_FLOAT: v.u.d = ((const float *)c->values)[row]; break;
-        case SD_DOUBLE: v.u.d = ((const double *)c->values)[row]; break;
-        case SD_DECIMAL: memcpy(&v.u.dec, (const uint8_t *)c->values + row * 16, 16); break;
+        case SD_TIMESTAMP_NTZ:
+            v.u.i = ((const int64_t *)c->values)[row];
+            break;
+        case SD_FLOAT:
+            v.u.d = ((const float *)c->values)[row];
+            break;
+        case SD_DOUBLE:
+            v.u.d = ((const double *)c->values)[row];
+            break;
+        case SD_DECIMAL:
+            memcpy(&v.u.dec, (const uint8_t *)c->values + row * 16, 16);
+            break;
         case SD_STRING:
         case SD_BINARY:
             v.u.s.ptr = c->data.data + c->offsets[row];
             v.u.s.len = (size_t)(c->offsets[row + 1] - c->offsets[row]);
             break;
-        default: v.is_null = true; break; /* nested kinds have no scalar value */
+        default:
+            v.is_null = true;
+            break; /* nested kinds have no scalar value */
     }
     return v;
 }
@@ -67,10 +85,13 @@ static int sd_cmp_double(double a, double b) {
 int sd_value_compare(const sd_value *a, const sd_value *b) {
     if (a->is_null || b->is_null) return a->is_null == b->is_null ? 0 : (a->is_null ? -1 : 1);
     switch (a->kind) {
-        case SD_BOOL: return (int)a->u.b - (int)b->u.b;
+        case SD_BOOL:
+            return (int)a->u.b - (int)b->u.b;
         case SD_FLOAT:
-        case SD_DOUBLE: return sd_cmp_double(a->u.d, b->u.d);
-        case SD_DECIMAL: return a->u.dec < b->u.dec ? -1 : (a->u.dec > b->u.dec ? 1 : 0);
+        case SD_DOUBLE:
+            return sd_cmp_double(a->u.d, b->u.d);
+        case SD_DECIMAL:
+            return a->u.dec < b->u.dec ? -1 : (a->u.dec > b->u.dec ? 1 : 0);
         case SD_STRING:
         case SD_BINARY: {
             size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
@@ -78,6 +99,7 @@ int sd_value_compare(const sd_value *a, const sd_value *b) {
             if (r) return r < 0 ? -1 : 1;
             return a->u.s.len < b->u.s.len ? -1 : (a->u.s.len > b->u.s.len ? 1 : 0);
         }
-        default: return a->u.i < b->u.i ? -1 : (a->u.i > b->u.i ? 1 : 0);
+        default:
+            return a->u.i < b->u.i ? -1 : (a->u.i > b->u.i ? 1 : 0);
     }
 }

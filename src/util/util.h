@@ -31,17 +31,17 @@
 typedef enum sd_status {
     SD_OK = 0,
     /* 100..199: the caller or the user asked for something invalid */
-    SD_ERR_ARG = 100,      /* bad argument or option value */
-    SD_ERR_NOT_FOUND = 101,/* named thing (column, file, version) does not exist */
-    SD_ERR_EXISTS = 102,   /* thing to create already exists */
+    SD_ERR_ARG = 100,       /* bad argument or option value */
+    SD_ERR_NOT_FOUND = 101, /* named thing (column, file, version) does not exist */
+    SD_ERR_EXISTS = 102,    /* thing to create already exists */
     /* 200..299: the operating system said no */
-    SD_ERR_IO = 200,       /* read/write/open failed (errno in the message) */
-    SD_ERR_NOSPACE = 201,  /* disk full */
+    SD_ERR_IO = 200,      /* read/write/open failed (errno in the message) */
+    SD_ERR_NOSPACE = 201, /* disk full */
     /* 300..399: input data is malformed */
-    SD_ERR_FORMAT = 300,   /* corrupt or truncated file or record */
-    SD_ERR_THRIFT = 301,   /* corrupt Thrift structure */
-    SD_ERR_CODEC = 302,    /* decompression failed */
-    SD_ERR_JSON = 303,     /* malformed JSON */
+    SD_ERR_FORMAT = 300, /* corrupt or truncated file or record */
+    SD_ERR_THRIFT = 301, /* corrupt Thrift structure */
+    SD_ERR_CODEC = 302,  /* decompression failed */
+    SD_ERR_JSON = 303,   /* malformed JSON */
     /* 400..499: valid input using something we do not implement */
     SD_ERR_UNSUPPORTED = 400,
     /* 500..599: concurrency */
@@ -102,7 +102,8 @@ typedef struct sd_buf {
     size_t cap;
 } sd_buf;
 
-#define SD_BUF_INIT {NULL, 0, 0}
+#define SD_BUF_INIT                                                                                \
+    { NULL, 0, 0 }
 
 /* Make room for `extra` more bytes beyond len. */
 void sd_buf_reserve(sd_buf *b, size_t extra);
@@ -113,7 +114,9 @@ void sd_buf_appendf(sd_buf *b, const char *fmt, ...) __attribute__((format(print
 /* Append `n` zero bytes and return a pointer to them. */
 uint8_t *sd_buf_extend(sd_buf *b, size_t n);
 /* Keep the allocation, drop the contents. */
-static inline void sd_buf_reset(sd_buf *b) { b->len = 0; }
+static inline void sd_buf_reset(sd_buf *b) {
+    b->len = 0;
+}
 void sd_buf_free(sd_buf *b);
 /* Ensure data[len] == 0 without counting it; returns data as a C string. */
 const char *sd_buf_cstr(sd_buf *b);
@@ -131,8 +134,8 @@ typedef enum sd_type_kind {
     SD_INT64,
     SD_FLOAT,
     SD_DOUBLE,
-    SD_DECIMAL,       /* precision, scale; values as __int128 unscaled */
-    SD_STRING,        /* UTF-8 bytes */
+    SD_DECIMAL, /* precision, scale; values as __int128 unscaled */
+    SD_STRING,  /* UTF-8 bytes */
     SD_BINARY,
     SD_DATE,          /* int32 days since 1970-01-01 */
     SD_TIMESTAMP,     /* int64 microseconds since epoch, UTC */
@@ -260,8 +263,8 @@ typedef struct sd_value {
     int precision, scale; /* SD_DECIMAL */
     union {
         bool b;
-        int64_t i;  /* all integer kinds, DATE (days), TIMESTAMP* (micros) */
-        double d;   /* FLOAT and DOUBLE */
+        int64_t i; /* all integer kinds, DATE (days), TIMESTAMP* (micros) */
+        double d;  /* FLOAT and DOUBLE */
         __int128 dec;
         struct {
             const uint8_t *ptr;
@@ -300,13 +303,13 @@ typedef enum sd_json_kind {
 typedef struct sd_json sd_json;
 struct sd_json {
     sd_json_kind kind;
-    bool boolean;        /* SD_JSON_BOOL */
-    double number;       /* SD_JSON_NUMBER */
-    char *text;          /* SD_JSON_STRING: the string; SD_JSON_NUMBER: source text */
+    bool boolean;  /* SD_JSON_BOOL */
+    double number; /* SD_JSON_NUMBER */
+    char *text;    /* SD_JSON_STRING: the string; SD_JSON_NUMBER: source text */
     size_t text_len;
-    size_t count;        /* SD_JSON_ARRAY / SD_JSON_OBJECT: number of items */
-    sd_json *items;      /* the items (array elements or object values) */
-    char **keys;         /* SD_JSON_OBJECT: keys[i] names items[i] */
+    size_t count;   /* SD_JSON_ARRAY / SD_JSON_OBJECT: number of items */
+    sd_json *items; /* the items (array elements or object values) */
+    char **keys;    /* SD_JSON_OBJECT: keys[i] names items[i] */
     size_t *key_lens;
 };
 

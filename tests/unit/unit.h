@@ -15,7 +15,8 @@
 typedef void (*unit_fn)(void);
 void unit_register(const char *name, unit_fn fn);
 /* Record a failed check; the test goes on so one run shows every failure. */
-void unit_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void unit_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* A scratch directory unique to this test process (created on first use). */
 const char *unit_tmpdir(void);
 /* The shared Delta conformance tables: $SD_CONFORMANCE, else
@@ -32,13 +33,13 @@ const char *unit_conformance_dir(void);
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
-        if (!(cond)) unit_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                           \
+        if (!(cond)) unit_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);                            \
     } while (0)
 
 #define CHECK_INT(a, b)                                                                            \
     do {                                                                                           \
         long long _a = (long long)(a), _b = (long long)(b);                                        \
-        if (_a != _b) unit_fail(__FILE__, __LINE__, "%s == %lld, expected %lld", #a, _a, _b);     \
+        if (_a != _b) unit_fail(__FILE__, __LINE__, "%s == %lld, expected %lld", #a, _a, _b);      \
     } while (0)
 
 #define CHECK_STR(a, b)                                                                            \
@@ -53,7 +54,7 @@ const char *unit_conformance_dir(void);
 #define CHECK_OK(expr, errp)                                                                       \
     do {                                                                                           \
         sd_status _s = (expr);                                                                     \
-        if (_s != SD_OK) unit_fail(__FILE__, __LINE__, "%s failed: %s", #expr, (errp)->msg);      \
+        if (_s != SD_OK) unit_fail(__FILE__, __LINE__, "%s failed: %s", #expr, (errp)->msg);       \
     } while (0)
 
 #endif

@@ -79,10 +79,13 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < unit_count; i++) {
         bool selected = argc == 1;
-        for (int a = 1; a < argc && !selected; a++) selected = strcmp(argv[a], unit_tests[i].name) == 0;
+        for (int a = 1; a < argc && !selected; a++)
+            selected = strcmp(argv[a], unit_tests[i].name) == 0;
         if (!selected) continue;
-        if (unit_run(i)) passed++;
-        else failed++;
+        if (unit_run(i))
+            passed++;
+        else
+            failed++;
     }
     if (passed + failed == 0) {
         fprintf(stderr, "no test matched\n");
