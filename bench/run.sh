@@ -41,3 +41,21 @@ for codec in snappy zstd; do
         done
     done
 done
+
+# Avro: our compiled decoder into columnar batches beside avro-c's generic
+# decoding (avro_value_read into a reused value) of the same framed bytes.
+# Each side runs 3 times; the best time counts (the machine is shared).
+AVRO_RECORDS=${BENCH_AVRO_RECORDS:-10000000}
+make --no-print-directory "$BUILD/avro_bench" >/dev/null
+echo
+echo "== Avro: movie-rating records (Confluent framed), $AVRO_RECORDS records, one core each =="
+"$BUILD/avro_bench" verify
+best_of_3() {
+    for _ in 1 2 3; do "$BUILD/avro_bench" "$1" "$AVRO_RECORDS" | awk '{print $3}'; done | sort -n | head -1
+}
+ours_secs=$(best_of_3 ours)
+avroc_secs=$(best_of_3 avroc)
+printf '%-34s %10s %16s\n' "decoder" "seconds" "rate"
+printf '%-34s %10s %16s\n' "decode: streamdelta (batches)" "$ours_secs" "$(rate "$AVRO_RECORDS" "$ours_secs")"
+printf '%-34s %10s %16s\n' "decode: avro-c avro_value_read" "$avroc_secs" "$(rate "$AVRO_RECORDS" "$avroc_secs")"
+awk -v a="$avroc_secs" -v o="$ours_secs" 'BEGIN { printf "streamdelta / avro-c: %.1fx\n", a / o }'

@@ -16,6 +16,9 @@
 #define CLI_EXIT_USAGE 2
 
 int cli_cmd_parquet(int argc, char **argv);
+int cli_cmd_broker(int argc, char **argv);
+int cli_cmd_create_topic(int argc, char **argv);
+int cli_cmd_produce(int argc, char **argv);
 
 /* ------------------------------------------------------------------------ */
 /* Row output shared by `parquet cat` and `show` (cli_format.c)              */
@@ -47,6 +50,22 @@ bool cli_printer_full(const cli_printer *p);
 /* Flush (the table format prints here), free the printer. `more` tells the
  * table format that rows beyond the limit exist ("only showing top N"). */
 void cli_printer_finish(cli_printer *p, bool more);
+
+/* ------------------------------------------------------------------------ */
+/* Kafka and registry addresses (cli_services.c)                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cli_services {
+    char bootstrap[512];
+    char registry[256]; /* "" when not needed and not given */
+} cli_services;
+
+/* The addresses given on the command line (either may be NULL), the
+ * missing ones taken from the local services file of `streamdelta broker`.
+ * SD_ERR_NOT_FOUND, with a message saying what to pass, when neither has
+ * them. */
+sd_status cli_resolve_services(const char *bootstrap, const char *registry, bool need_registry,
+                               cli_services *out, sd_error *err);
 
 /* Print "streamdelta: <msg>" to stderr and return CLI_EXIT_FAIL. */
 int cli_fail(const sd_error *err);

@@ -16,11 +16,15 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command cli_commands[] = {
+    {"broker", cli_cmd_broker, "run the local Kafka cluster and schema registry"},
+    {"create-topic", cli_cmd_create_topic, "create a Kafka topic"},
+    {"produce", cli_cmd_produce, "produce movie-rating test events (Avro, Confluent wire format)"},
     {"parquet", cli_cmd_parquet, "inspect Parquet files: schema, cat, meta"},
 };
 
 static void cli_print_help(FILE *out) {
-    fprintf(out, "streamdelta %s - Kafka (Avro) to Delta Lake streaming ingestion\n\n", STREAMDELTA_VERSION);
+    fprintf(out, "streamdelta %s - Kafka (Avro) to Delta Lake streaming ingestion\n\n",
+            STREAMDELTA_VERSION);
     fprintf(out, "usage: streamdelta <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
         fprintf(out, "  %-14s %s\n", cli_commands[i].name, cli_commands[i].summary);
@@ -51,7 +55,8 @@ bool cli_wants_help(int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
-        cli_print_help(stdout);
+        /* Without a command it is a usage error: help goes to stderr. */
+        cli_print_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
@@ -59,7 +64,8 @@ int main(int argc, char **argv) {
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++)
-        if (strcmp(argv[1], cli_commands[i].name) == 0) return cli_commands[i].run(argc - 1, argv + 1);
+        if (strcmp(argv[1], cli_commands[i].name) == 0)
+            return cli_commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "streamdelta: unknown command '%s'\n\n", argv[1]);
     cli_print_help(stderr);
     return CLI_EXIT_USAGE;

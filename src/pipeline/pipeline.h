@@ -1,0 +1,324 @@
+/*
+ * pipeline.h - the micro-batch engine of DESIGN.md ("The default pipeline")
+ * and what surrounds it.
+ *
+ * This header so far holds the test-event generator behind `streamdelta
+ * produce`: movie-rating events with exact shares of duplicates, updates
+ * and late events, reproducible from a seed.
+ */
+#ifndef SD_PIPELINE_H
+#define SD_PIPELINE_H
+
+#include "../util/util.h"
+
+/* ------------------------------------------------------------------------ */
+/* Test events (pipe_testgen.c)                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum pipe_gen_kind {
+    PIPE_GEN_NEW,       /* a new event_id, timestamp within the last minute */
+    PIPE_GEN_DUPLICATE, /* an exact redelivery of an earlier event */
+    PIPE_GEN_UPDATE,    /* an earlier event_id with a newer timestamp and new rating */
+    PIPE_GEN_LATE,      /* a new event_id, timestamp 6 to 30 days old */
+} pipe_gen_kind;
+
+/* One movie-rating event (DESIGN.md's Avro schema). */
+typedef struct pipe_gen_event {
+    pipe_gen_kind kind;
+    char event_id[37]; /* UUIDs, NUL-terminated */
+    char user_id[37];
+    char movie_id[37];
+    float rating;             /* 0.0 .. 10.0, one decimal */
+    int64_t rating_timestamp; /* epoch seconds */
+} pipe_gen_event;
+
+typedef struct pipe_gen_options {
+    uint64_t seed;
+    int64_t count;     /* events in all; 0 = unbounded (shares then hold on average) */
+    double duplicates; /* shares, 0 <= each, sum < 1 */
+    double updates;
+    double late;
+    int64_t users;  /* distinct user ids (default 10000) */
+    int64_t movies; /* distinct movie ids (default 1000) */
+} pipe_gen_options;
+
+typedef struct pipe_gen pipe_gen;
+
+/* A generator. With count > 0 the shares are exact: round(count * share)
+ * events of each kind, placed at random (the first event is always new).
+ * SD_ERR_ARG for shares outside [0, 1) or summing to 1 or more. */
+pipe_gen *pipe_gen_new(const pipe_gen_options *opts, sd_error *err);
+
+/* The next event, timestamps relative to now_s (epoch seconds). False when
+ * `count` events were generated. */
+bool pipe_gen_next(pipe_gen *g, int64_t now_s, pipe_gen_event *ev);
+
+void pipe_gen_free(pipe_gen *g);
+
+/* The movie-ratings Avro value schema of DESIGN.md (record
+ * io.movies.MovieRating), as registered by `produce`. */
+extern const char pipe_movie_rating_schema[];
+
+/* Append the Avro binary body of `ev` in that schema (no wire header). */
+void pipe_gen_encode(const pipe_gen_event *ev, sd_buf *out);
+
+/* ------------------------------------------------------------------------ */
+/* Derived-column expressions (pipe_expr.c: parse and type-check,            */
+/* pipe_eval.c: vectorised evaluation)                                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A small SQL-like language for the [derive] section of the configuration:
+ * `is_approved = rating >= 7`, `rating_date = to_date(rating_timestamp)`.
+ *
+ * Grammar (keywords and function names are case-insensitive):
+ *
+ *   expr     := or
+ *   or       := and ( OR and )*
+ *   and      := not ( AND not )*
+ *   not      := NOT not | cmp
+ *   cmp      := add ( cmpop add | IS [NOT] NULL )*
+ *   cmpop    := = | == | != | <> | < | <= | > | >=
+ *   add      := mul ( ( + | - ) mul )*
+ *   mul      := unary ( ( * | / | % ) unary )*
+ *   unary    := - unary | + unary | primary
+ *   primary  := INTEGER | DECIMAL | 'string' | TRUE | FALSE | NULL
+ *             | DATE 'YYYY-MM-DD' | TIMESTAMP 'YYYY-MM-DD HH:MM:SS[.ffffff]'
+ *             | name | `any name` | ( expr )
+ *             | CAST ( expr AS type ) | function ( [ expr ( , expr )* ] )
+ *   type     := int | integer | long | bigint | float | real | double
+ *             | string | date | timestamp | boolean | bool
+ *
+ * Literals: an integer is an int when it fits 32 bits, else a long (beyond
+ * 64 bits it is an error); a number with '.' or an exponent is a double
+ * (Spark would make 1.5 a decimal; we have no decimal arithmetic). Strings
+ * use '' for a quote. Names are column names of the input schema: an exact
+ * match first, else the only case-insensitive match; backquotes (`` for a
+ * backquote) allow any name, keywords included.
+ *
+ * Types follow Spark SQL (non-ANSI mode):
+ *  - numbers promote int -> long -> float -> double (byte/short act as int,
+ *    decimal columns as double); comparisons work between any numbers;
+ *  - `/` always gives a double; x / 0 and x % 0 give null;
+ *    integer overflow wraps; float-to-integer conversions saturate (NaN 0);
+ *  - date + n and date - n (n an integer) give a date n days later/earlier;
+ *  - comparisons also between strings (bytewise), booleans, dates and
+ *    timestamps (a date compares as its midnight); NaN equals NaN and is
+ *    greater than every other number;
+ *  - null: a comparison or arithmetic with a null operand is null; AND/OR
+ *    are three-valued (false AND null = false, true OR null = true);
+ *    `x IS NULL` is never null. A bare NULL takes its type from the context.
+ *
+ * Functions:
+ *   to_date(x)             x epoch seconds (integer or double) -> DATE (UTC day,
+ *                          floor, so -1 is 1969-12-31); also timestamp or
+ *                          'YYYY-MM-DD' string -> DATE
+ *   from_unixtime(s)       epoch seconds -> TIMESTAMP (Spark returns a string here)
+ *   to_timestamp_millis(ms) epoch milliseconds -> TIMESTAMP
+ *   cast(x as type)        Spark's casts; a string that does not parse -> null;
+ *                          numbers <-> timestamp are epoch seconds
+ *   coalesce(a, b, ...)    first non-null, arguments promoted to one type
+ *   lower(s), upper(s)     ASCII letters only; other UTF-8 passes through
+ *   length(s)              characters (UTF-8 code points) -> int
+ *   abs(x)                 same numeric type
+ *   floor(x)               -> long
+ *   round(x[, d])          half away from zero at d digits (default 0, d an
+ *                          integer literal, may be negative); same type as x
+ *
+ * Errors (SD_ERR_ARG) name the expression and the byte offset of the
+ * offending token: "expression 'rating >= x', offset 10: unknown column 'x'".
+ */
+
+/* Node kinds of a checked expression tree. */
+typedef enum pipe_expr_op {
+    PIPE_EXPR_LITERAL,
+    PIPE_EXPR_COLUMN,
+    PIPE_EXPR_NEG,
+    PIPE_EXPR_NOT,
+    PIPE_EXPR_IS_NULL,
+    PIPE_EXPR_IS_NOT_NULL,
+    PIPE_EXPR_AND,
+    PIPE_EXPR_OR,
+    PIPE_EXPR_EQ,
+    PIPE_EXPR_NE,
+    PIPE_EXPR_LT,
+    PIPE_EXPR_LE,
+    PIPE_EXPR_GT,
+    PIPE_EXPR_GE,
+    PIPE_EXPR_ADD,
+    PIPE_EXPR_SUB,
+    PIPE_EXPR_MUL,
+    PIPE_EXPR_DIV,
+    PIPE_EXPR_MOD,
+    PIPE_EXPR_CAST, /* explicit, or inserted by the type checker to promote */
+    PIPE_EXPR_TO_DATE,
+    PIPE_EXPR_FROM_UNIXTIME,
+    PIPE_EXPR_TO_TIMESTAMP_MILLIS,
+    PIPE_EXPR_COALESCE,
+    PIPE_EXPR_LOWER,
+    PIPE_EXPR_UPPER,
+    PIPE_EXPR_LENGTH,
+    PIPE_EXPR_ABS,
+    PIPE_EXPR_FLOOR,
+    PIPE_EXPR_ROUND, /* digits in `digits` */
+} pipe_expr_op;
+
+/* A checked expression node. Read-only for callers: build with
+ * pipe_expr_parse(), free the root with pipe_expr_free(). Operands of a
+ * binary operator already have one common type (promotion inserted CAST
+ * nodes), and constant sub-expressions are folded into literals. */
+typedef struct pipe_expr pipe_expr;
+struct pipe_expr {
+    pipe_expr_op op;
+    sd_type type;      /* result type: always a primitive kind */
+    size_t offset;     /* byte offset of the node's token in the source text */
+    int column;        /* PIPE_EXPR_COLUMN: index in the schema */
+    int digits;        /* PIPE_EXPR_ROUND */
+    bool untyped_null; /* a NULL literal whose type no context decided yet */
+    sd_value value;    /* PIPE_EXPR_LITERAL (owns its string bytes) */
+    int nargs;
+    pipe_expr **args;
+};
+
+/* Parse `text` and check it against the columns of `schema` (a struct type;
+ * only top-level primitive columns can be referenced). Returns the tree, or
+ * NULL with err naming the expression, the byte offset and the problem
+ * (syntax, unknown column or function, type mismatch, bad literal, nesting
+ * deeper than 64). The tree does not keep `text` or `schema`. */
+pipe_expr *pipe_expr_parse(const char *text, const sd_schema *schema, sd_error *err);
+
+void pipe_expr_free(pipe_expr *e);
+
+/* Evaluate `e` over every row of `batch` (whose columns must have the kinds
+ * of the schema `e` was checked against) into `out`, which this call
+ * initialises: a new column of e->type and batch->nrows rows. out->type
+ * points into `e`, so `e` must outlive `out`; free out with sd_column_free().
+ * One pass over whole columns per node; no allocation per row. SD_ERR_ARG
+ * when the batch does not match the expression's columns. */
+sd_status pipe_expr_eval(const pipe_expr *e, const sd_batch *batch, sd_column *out,
+                         sd_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Pipeline configuration (pipe_config.c)                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The INI file of `streamdelta run --config FILE`, with `--set
+ * section.key=value` overrides on top; without a file the built-in
+ * defaults are the movie-ratings pipeline of DESIGN.md. One table in
+ * pipe_config.c describes every key (type, default, help) and drives
+ * parsing, validation, defaults, pipe_config_format() and the help text.
+ *
+ * File syntax: `[section]` lines, `key = value` lines, comments from `;` or
+ * `#` at the start of a line or after a blank (outside '...' and `...`),
+ * blank lines. Values are trimmed. Durations are an integer and a unit:
+ * 500ms, 10s, 5m, 1h. Booleans: true/false, yes/no, on/off, 1/0.
+ *
+ * Sections: [source] [sink] [derive] [columns] [trigger] [dead_letter]
+ * [progress] (see pipe_config_help() for the keys). [source] also takes
+ * `kafka.<librdkafka property> = value`, passed through to librdkafka.
+ * [derive] holds `column = expression` lines in order; a file with a
+ * [derive] section replaces the built-in derived columns.
+ */
+
+typedef enum pipe_start_offsets {
+    PIPE_START_EARLIEST,
+    PIPE_START_LATEST,
+} pipe_start_offsets;
+
+typedef enum pipe_trigger_mode {
+    PIPE_TRIGGER_FAST,          /* next micro-batch as soon as the last one committed */
+    PIPE_TRIGGER_INTERVAL,      /* one micro-batch every `interval` */
+    PIPE_TRIGGER_AVAILABLE_NOW, /* drain what is in the topic at start, then stop */
+} pipe_trigger_mode;
+
+typedef enum pipe_dead_letter_mode {
+    PIPE_DLQ_FILE,  /* JSON lines appended to `path` */
+    PIPE_DLQ_TOPIC, /* produced to a Kafka topic */
+    PIPE_DLQ_NONE,  /* counted only */
+} pipe_dead_letter_mode;
+
+/* A passed-through librdkafka property or a derived column. */
+typedef struct pipe_config_pair {
+    char *name;
+    char *value;
+    int line; /* line in cfg->file, 0 when from the defaults or an override */
+} pipe_config_pair;
+
+/* Number of keys in the table (the size of pipe_config.line). */
+#define PIPE_CONFIG_NKEYS 22
+
+/* The effective configuration. Strings are owned (never NULL; "" = unset). */
+typedef struct pipe_config {
+    /* [source] */
+    char *topic;
+    char *bootstrap_servers;
+    char *schema_registry;
+    char *subject; /* "" = "<topic>-value" */
+    pipe_start_offsets starting_offsets;
+    int nkafka;
+    pipe_config_pair *kafka; /* name without the "kafka." prefix */
+    /* [sink] */
+    char *table;
+    char *key;
+    char *partition_by; /* "" = not partitioned */
+    char *order_by;     /* newest (largest) wins when keys repeat */
+    int64_t late_days;
+    bool deletion_vectors;
+    /* [derive] */
+    int nderive;
+    pipe_config_pair *derive; /* column name = expression text, in order */
+    /* [columns] */
+    int norder;
+    char **order; /* output column order; empty = input columns then derived */
+    /* [trigger] */
+    pipe_trigger_mode trigger;
+    int64_t interval_ms;
+    int64_t max_batch_records;
+    int64_t max_batch_wait_ms;
+    /* [dead_letter] */
+    pipe_dead_letter_mode dead_letter;
+    char *dead_letter_path;
+    char *dead_letter_topic;
+    /* [progress] */
+    char *progress_json; /* "" = off, "-" = stdout, else a file path */
+    /* Where each table key was last set: line in `file`, 0 for defaults,
+     * -1 for a pipe_config_set() override. */
+    char *file;
+    int line[PIPE_CONFIG_NKEYS];
+} pipe_config;
+
+/* Fill `cfg` with the built-in defaults (the movie-ratings pipeline). */
+void pipe_config_init(pipe_config *cfg);
+void pipe_config_free(pipe_config *cfg);
+
+/* Read the INI file `path` over what `cfg` holds, then validate. Errors
+ * (SD_ERR_ARG, or SD_ERR_IO when unreadable) name "path:line" and the key. */
+sd_status pipe_config_load(pipe_config *cfg, const char *path, sd_error *err);
+
+/* The same from memory; `name` is used in messages. */
+sd_status pipe_config_parse(pipe_config *cfg, const char *text, size_t len, const char *name,
+                            sd_error *err);
+
+/* One override, "section.key" = value (e.g. "sink.late_days", "3";
+ * "source.kafka.security.protocol", "SSL"; "derive.col", "expr", an empty
+ * expression removes the derived column). Does not re-validate the whole
+ * configuration: call pipe_config_validate() after the last override. */
+sd_status pipe_config_set(pipe_config *cfg, const char *name, const char *value, sd_error *err);
+
+/* Cross-key checks: required values present, dead-letter mode has its
+ * path/topic, interval trigger has an interval, no column twice in
+ * [columns] order. */
+sd_status pipe_config_validate(const pipe_config *cfg, sd_error *err);
+
+/* The effective configuration as INI text that pipe_config_parse() reads
+ * back to the same configuration. */
+void pipe_config_format(const pipe_config *cfg, sd_buf *out);
+
+/* Every key with its type, default and description (for --help). */
+void pipe_config_help(sd_buf *out);
+
+/* Parse a duration "500ms", "10s", "5m", "1h" (or "0") into milliseconds. */
+bool pipe_parse_duration(const char *s, int64_t *ms);
+
+#endif /* SD_PIPELINE_H */
