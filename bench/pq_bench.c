@@ -15,6 +15,7 @@
  * Timings cover only the measured step: generation and loading are outside
  * the clock. Results are printed as one line "name rows seconds bytes".
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,13 +150,28 @@ typedef struct bench_agg {
     int64_t max_date;
 } bench_agg;
 
+/* min (want -1) or max (want 1) of a string column: compare in place,
+ * copy the winner once per batch. */
 static void bench_agg_string(const sd_column *c, sd_value *best, int want) {
+    const uint8_t *data = c->data.data;
+    const int64_t *off = c->offsets;
+    size_t bi = SIZE_MAX;
     for (size_t r = 0; r < c->len; r++) {
-        sd_value v = sd_column_get(c, r);
-        if (best->is_null || sd_value_compare(&v, best) * want > 0) {
-            sd_value_clear(best);
-            sd_value_copy(best, &v);
+        if (!sd_column_is_valid(c, r)) continue;
+        if (bi == SIZE_MAX) {
+            bi = r;
+            continue;
         }
+        size_t la = (size_t)(off[r + 1] - off[r]), lb = (size_t)(off[bi + 1] - off[bi]);
+        int cmp = memcmp(data + off[r], data + off[bi], la < lb ? la : lb);
+        if (cmp == 0) cmp = (la > lb) - (la < lb);
+        if (cmp * want > 0) bi = r;
+    }
+    if (bi == SIZE_MAX) return;
+    sd_value v = sd_column_get(c, bi);
+    if (best->is_null || sd_value_compare(&v, best) * want > 0) {
+        sd_value_clear(best);
+        sd_value_copy(best, &v);
     }
 }
 
@@ -188,16 +204,16 @@ static int bench_read(const char *path) {
         return 1;
     }
     long rows = 0;
+    sd_batch b = {0};
     for (int rg = 0; rg < pq_file_num_row_groups(f); rg++) {
-        sd_batch b;
-        if (pq_read_row_group(f, rg, NULL, 0, &b, &err) != SD_OK) {
+        if (pq_read_row_group_into(f, rg, NULL, 0, &b, &err) != SD_OK) {
             fprintf(stderr, "pq_bench read: %s\n", err.msg);
             return 1;
         }
         rows += (long)b.nrows;
         bench_agg_batch(&b, &agg);
-        sd_batch_free(&b);
     }
+    sd_batch_free(&b);
     pq_file_close(f);
     double secs = (double)(sd_now_ns() - t0) / 1e9;
     printf("read %ld %.3f approved=%ld max_date=%lld\n", rows, secs, agg.approved,

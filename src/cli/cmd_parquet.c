@@ -222,15 +222,15 @@ static int cli_parquet_print_rows(pq_file *f, const int *cols, int ncols, cli_fo
     cli_printer *p = cli_printer_new(kind, schema, stdout, limit);
     sd_error err = {0};
     int rc = CLI_EXIT_OK;
+    sd_batch b = {0}; /* reused from row group to row group */
     for (int rg = 0; rg < pq_file_num_row_groups(f) && !cli_printer_full(p); rg++) {
-        sd_batch b;
-        if (pq_read_row_group(f, rg, cols, ncols, &b, &err) != SD_OK) {
+        if (pq_read_row_group_into(f, rg, cols, ncols, &b, &err) != SD_OK) {
             rc = CLI_EXIT_FAIL;
             break;
         }
-        cli_printer_add(p, &b);
-        sd_batch_free(&b);
+        cli_printer_add(p, &b); /* the printer copies what it keeps */
     }
+    sd_batch_free(&b);
     /* More rows exist when we stopped at the limit before the file's end. */
     bool more = rc == CLI_EXIT_OK && cli_printer_full(p) && pq_file_num_rows(f) > (int64_t)limit;
     cli_printer_finish(p, more);

@@ -172,6 +172,14 @@ bool pq_row_group_can_skip(const pq_file *f, int rg, const pq_predicate *preds, 
 sd_status pq_read_row_group(pq_file *f, int rg, const int *columns, int ncolumns, sd_batch *out,
                             sd_error *err);
 
+/* The same, reusing the buffers of `batch` when it holds a previous read of
+ * the same projection from this file (its rows are replaced); otherwise
+ * `batch` must be zeroed, or it is freed and initialised anew. On failure
+ * the batch is freed (and zeroed). Readers of many row groups should call
+ * this with one batch: fresh memory per row group costs page faults. */
+sd_status pq_read_row_group_into(pq_file *f, int rg, const int *columns, int ncolumns,
+                                 sd_batch *batch, sd_error *err);
+
 /* Projected schema for `columns` (owned by the file, valid until close). */
 const sd_schema *pq_file_projection(pq_file *f, const int *columns, int ncolumns);
 

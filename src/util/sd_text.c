@@ -143,11 +143,21 @@ static bool sd_format_special(double v, sd_buf *out) {
     return false;
 }
 
+/* `prec` significant digits of v, in plain notation when its decimal
+ * exponent is in [-5, 16) ("10", "0.0001", "123456789"), otherwise
+ * %g's exponent form ("1e+20"): %g alone would print 10 as "1e+01". */
+static void sd_format_digits(double v, int prec, char *tmp, size_t n) {
+    snprintf(tmp, n, "%.*e", prec - 1, v);
+    int exp = atoi(strchr(tmp, 'e') + 1);
+    if (exp >= -5 && exp < 16) snprintf(tmp, n, "%.*f", exp >= prec - 1 ? 0 : prec - 1 - exp, v);
+    else snprintf(tmp, n, "%.*g", prec, v);
+}
+
 void sd_format_float(float v, sd_buf *out) {
     if (sd_format_special(v, out)) return;
-    char tmp[48];
+    char tmp[64];
     for (int prec = 1; prec <= 9; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)v);
+        sd_format_digits((double)v, prec, tmp, sizeof(tmp));
         if (strtof(tmp, NULL) == v) break;
     }
     sd_buf_append_str(out, tmp);
@@ -155,9 +165,9 @@ void sd_format_float(float v, sd_buf *out) {
 
 void sd_format_double(double v, sd_buf *out) {
     if (sd_format_special(v, out)) return;
-    char tmp[48];
+    char tmp[64];
     for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        sd_format_digits(v, prec, tmp, sizeof(tmp));
         if (strtod(tmp, NULL) == v) break;
     }
     sd_buf_append_str(out, tmp);
