@@ -376,7 +376,7 @@ static bool json_parse_number(json_parser *jp, sd_json *out) {
     if (integral && digits <= 15) {
         int64_t v = 0;
         for (const char *d = text + (s[0] == '-'); *d; d++) v = v * 10 + (*d - '0');
-        out->number = (double)(s[0] == '-' ? -v : v);
+        out->number = s[0] == '-' ? -(double)v : (double)v; /* keeps -0 */
     } else {
         out->number = strtod(text, NULL);
     }
@@ -542,6 +542,7 @@ sd_json *sd_json_parse(const char *text, size_t len, sd_error *err) {
         .err = err,
     };
     bool ok = text != NULL || len == 0;
+    if (!ok) sd_error_set(err, SD_ERR_JSON, "JSON: no input (NULL text of %zu bytes)", len);
     if (ok) ok = json_parse_value(&jp, &doc->root);
     if (ok) {
         json_skip_ws(&jp);

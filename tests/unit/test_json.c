@@ -155,7 +155,8 @@ TEST(json_numbers_exact_text) {
     sd_json_free(j);
     j = parse("[0, -0, 1E+2, 2e-2]", &err);
     double d;
-    CHECK(j != NULL && sd_json_as_double(&j->items[2], &d) && d == 100.0);
+    CHECK(j != NULL && sd_json_as_double(&j->items[1], &d) && d == 0.0 && signbit(d));
+    CHECK(sd_json_as_double(&j->items[2], &d) && d == 100.0);
     CHECK(sd_json_as_double(&j->items[3], &d) && fabs(d - 0.02) < 1e-15);
     sd_json_free(j);
 
