@@ -103,8 +103,10 @@ void pipe_gen_encode(const pipe_gen_event *ev, sd_buf *out);
  *    integer overflow wraps; float-to-integer conversions saturate (NaN 0);
  *  - date + n and date - n (n an integer) give a date n days later/earlier;
  *  - comparisons also between strings (bytewise), booleans, dates and
- *    timestamps (a date compares as its midnight); NaN equals NaN and is
- *    greater than every other number;
+ *    timestamps (a date compares as its midnight); a string compared with a
+ *    date or timestamp is converted to it (rating_date >= '2024-01-01');
+ *    NaN equals NaN and is greater than every other number; a string and
+ *    a number are not compared implicitly (write a cast);
  *  - null: a comparison or arithmetic with a null operand is null; AND/OR
  *    are three-valued (false AND null = false, true OR null = true);
  *    `x IS NULL` is never null. A bare NULL takes its type from the context.
@@ -123,10 +125,17 @@ void pipe_gen_encode(const pipe_gen_event *ev, sd_buf *out);
  *   abs(x)                 same numeric type
  *   floor(x)               -> long
  *   round(x[, d])          half away from zero at d digits (default 0, d an
- *                          integer literal, may be negative); same type as x
+ *                          integer literal, may be negative); same type as x;
+ *                          on the shortest decimal text of a double, as Spark's
+ *                          BigDecimal does: round(2.675, 2) = 2.68
+ *
+ * Limits: nesting (parentheses, unary operators, calls) 64 deep, 1000 nodes,
+ * 64 arguments. Parsing and evaluation keep no global state: one tree may be
+ * evaluated by several threads at once.
  *
  * Errors (SD_ERR_ARG) name the expression and the byte offset of the
- * offending token: "expression 'rating >= x', offset 10: unknown column 'x'".
+ * offending token: "expression 'rating >= x', offset 10: unknown column 'x'
+ * (columns: ...)".
  */
 
 /* Node kinds of a checked expression tree. */
@@ -195,8 +204,7 @@ void pipe_expr_free(pipe_expr *e);
  * points into `e`, so `e` must outlive `out`; free out with sd_column_free().
  * One pass over whole columns per node; no allocation per row. SD_ERR_ARG
  * when the batch does not match the expression's columns. */
-sd_status pipe_expr_eval(const pipe_expr *e, const sd_batch *batch, sd_column *out,
-                         sd_error *err);
+sd_status pipe_expr_eval(const pipe_expr *e, const sd_batch *batch, sd_column *out, sd_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Pipeline configuration (pipe_config.c)                                    */
@@ -210,7 +218,8 @@ sd_status pipe_expr_eval(const pipe_expr *e, const sd_batch *batch, sd_column *o
  * parsing, validation, defaults, pipe_config_format() and the help text.
  *
  * File syntax: `[section]` lines, `key = value` lines, comments from `;` or
- * `#` at the start of a line or after a blank (outside '...' and `...`),
+ * `#` at the start of a line, after a blank or right after the `=`
+ * (outside '...' and `...`),
  * blank lines. Values are trimmed. Durations are an integer and a unit:
  * 500ms, 10s, 5m, 1h. Booleans: true/false, yes/no, on/off, 1/0.
  *
@@ -246,7 +255,7 @@ typedef struct pipe_config_pair {
 } pipe_config_pair;
 
 /* Number of keys in the table (the size of pipe_config.line). */
-#define PIPE_CONFIG_NKEYS 22
+#define PIPE_CONFIG_NKEYS 20
 
 /* The effective configuration. Strings are owned (never NULL; "" = unset). */
 typedef struct pipe_config {
@@ -320,5 +329,39 @@ void pipe_config_help(sd_buf *out);
 
 /* Parse a duration "500ms", "10s", "5m", "1h" (or "0") into milliseconds. */
 bool pipe_parse_duration(const char *s, int64_t *ms);
+
+/* ------------------------------------------------------------------------ */
+/* Derived columns of a configuration (compile: pipe_config.c, apply:       */
+/* pipe_eval.c) - the "transform" step of a micro-batch                      */
+/* ------------------------------------------------------------------------ */
+
+/* The [derive] expressions of a configuration checked against the input
+ * (decoded) schema, and the output schema in [columns] order. Each derived
+ * expression sees the input columns and the derived columns before it. */
+typedef struct pipe_derive_plan {
+    int ninput;
+    int nderive;
+    sd_schema *extended; /* input columns, then one per derived column */
+    pipe_expr **exprs;   /* exprs[k] computes extended column ninput + k */
+    sd_schema *output;   /* the table's columns */
+    int *source;         /* output column i is extended column source[i] */
+} pipe_derive_plan;
+
+/* Compile cfg's derivations for `input`. Errors (SD_ERR_ARG) name where the
+ * value came from ("cfg.ini:12: derive.rating_date: expression '...',
+ * offset 8: unknown column ..."): an expression error, a derived column with
+ * the name of an input column, a [columns] name that is neither, or a sink
+ * key/partition/order column missing from the output. */
+sd_status pipe_derive_compile(const pipe_config *cfg, const sd_schema *input,
+                              pipe_derive_plan **out, sd_error *err);
+
+void pipe_derive_free(pipe_derive_plan *plan);
+
+/* Evaluate the derivations over `in` (a batch of the input schema) and fill
+ * `out`, which this call initialises as a batch of plan->output: input
+ * columns are moved out of `in` (left empty but reusable), derived columns
+ * are new. Free `out` with sd_batch_free(); `plan` must outlive it. */
+sd_status pipe_derive_apply(const pipe_derive_plan *plan, sd_batch *in, sd_batch *out,
+                            sd_error *err);
 
 #endif /* SD_PIPELINE_H */

@@ -47,8 +47,10 @@ sd_value sd_column_get(const sd_column *c, size_t row) {
             break;
         case SD_STRING:
         case SD_BINARY:
-            v.u.s.ptr = c->data.data + c->offsets[row];
             v.u.s.len = (size_t)(c->offsets[row + 1] - c->offsets[row]);
+            /* A column of empty strings may have no data buffer at all, and
+             * NULL + 0 is undefined: point empty values at a constant. */
+            v.u.s.ptr = v.u.s.len ? c->data.data + c->offsets[row] : (const uint8_t *)"";
             break;
         default:
             v.is_null = true;
