@@ -222,16 +222,16 @@ typedef struct kafka_partition_offset {
  * the table), or -1 when the table has none (starting_offsets applies).
  * An error stops the source: poll_batch returns it. */
 typedef sd_status (*kafka_source_assign_fn)(void *opaque, const char *topic,
-                                            const int32_t *partitions, int n,
-                                            int64_t *next_offsets, sd_error *err);
+                                            const int32_t *partitions, int n, int64_t *next_offsets,
+                                            sd_error *err);
 /* Group mode: partitions[0..n) are taken away. Records of these partitions
  * not yet returned are dropped; the caller abandons (or finishes before its
  * next poll) whatever it holds of them. */
-typedef void (*kafka_source_revoke_fn)(void *opaque, const char *topic,
-                                       const int32_t *partitions, int n);
+typedef void (*kafka_source_revoke_fn)(void *opaque, const char *topic, const int32_t *partitions,
+                                       int n);
 
 typedef struct kafka_source_options {
-    const char *bootstrap;   /* bootstrap.servers */
+    const char *bootstrap; /* bootstrap.servers */
     const char *topic;
     const kafka_config *conf; /* pass-through librdkafka settings, may be NULL */
     kafka_starting_offsets starting_offsets;
@@ -299,7 +299,8 @@ int kafka_source_partition_count(const kafka_source *src);
  * yet: a partition started at earliest that has not answered). */
 int kafka_source_positions(const kafka_source *src, kafka_partition_offset *out, int max);
 
-/* Release any batch, close the consumer (without committing) and free. */
+/* Release any batch, close the consumer (without committing) and free. In
+ * group mode the member leaves the group, so on_revoke runs once more. */
 void kafka_source_free(kafka_source *src);
 
 /* ------------------------------------------------------------------------ */
