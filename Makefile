@@ -35,7 +35,7 @@ DEPS_STAMP = .cache/deps-ok
 
 .PHONY: all unit test test-asan fuzz fuzz-ci test-all bench format clean deps demo
 
-all: $(BUILD)/streamdelta $(BUILD)/unit_tests $(BUILD)/pq_gen
+all: $(BUILD)/streamdelta $(BUILD)/unit_tests $(BUILD)/pq_gen $(BUILD)/delta_gen
 
 unit: $(BUILD)/unit_tests
 
@@ -64,6 +64,10 @@ $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libstreamdelta.a
 
 # Writes the Parquet files (and their expected rows) of tests/e2e/test_parquet_writer.py.
 $(BUILD)/pq_gen: tests/tools/pq_gen.c $(BUILD)/libstreamdelta.a
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libstreamdelta.a $(LDLIBS)
+
+# Writes the Delta tables of tests/e2e/test_delta_tables.py (and prints what it wrote).
+$(BUILD)/delta_gen: tests/tools/delta_gen.c $(BUILD)/libstreamdelta.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libstreamdelta.a $(LDLIBS)
 
 # avro-c (-lavro) is linked into this benchmark only, never the library.

@@ -19,6 +19,8 @@ int cli_cmd_parquet(int argc, char **argv);
 int cli_cmd_broker(int argc, char **argv);
 int cli_cmd_create_topic(int argc, char **argv);
 int cli_cmd_produce(int argc, char **argv);
+int cli_cmd_avro(int argc, char **argv);
+int cli_cmd_consume(int argc, char **argv);
 
 /* ------------------------------------------------------------------------ */
 /* Row output shared by `parquet cat` and `show` (cli_format.c)              */

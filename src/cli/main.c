@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_table.h"
 
 #define STREAMDELTA_VERSION "0.1.0"
 
@@ -19,7 +20,14 @@ static const cli_command cli_commands[] = {
     {"broker", cli_cmd_broker, "run the local Kafka cluster and schema registry"},
     {"create-topic", cli_cmd_create_topic, "create a Kafka topic"},
     {"produce", cli_cmd_produce, "produce movie-rating test events (Avro, Confluent wire format)"},
+    {"consume", cli_cmd_consume, "print a topic's Avro messages as rows (decoded like the stream)"},
+    {"avro", cli_cmd_avro, "inspect Avro container files: schema, cat"},
     {"parquet", cli_cmd_parquet, "inspect Parquet files: schema, cat, meta"},
+    {"create-table", cli_cmd_create_table, "create an empty Delta table from a column list"},
+    {"show", cli_cmd_show, "print the rows of a Delta table (filter, columns, time travel)"},
+    {"history", cli_cmd_history, "print the commits of a Delta table"},
+    {"describe", cli_cmd_describe, "print a Delta table's schema, partitioning, protocol, size"},
+    {"checkpoint", cli_cmd_checkpoint, "write a checkpoint of a Delta table's latest version"},
 };
 
 static void cli_print_help(FILE *out) {

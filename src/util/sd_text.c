@@ -149,8 +149,10 @@ static bool sd_format_special(double v, sd_buf *out) {
 static void sd_format_digits(double v, int prec, char *tmp, size_t n) {
     snprintf(tmp, n, "%.*e", prec - 1, v);
     int exp = atoi(strchr(tmp, 'e') + 1);
-    if (exp >= -5 && exp < 16) snprintf(tmp, n, "%.*f", exp >= prec - 1 ? 0 : prec - 1 - exp, v);
-    else snprintf(tmp, n, "%.*g", prec, v);
+    if (exp >= -5 && exp < 16)
+        snprintf(tmp, n, "%.*f", exp >= prec - 1 ? 0 : prec - 1 - exp, v);
+    else
+        snprintf(tmp, n, "%.*g", prec, v);
 }
 
 void sd_format_float(float v, sd_buf *out) {
