@@ -12,6 +12,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kafka_services import Broker, REPO  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: takes minutes (Spark and delta-rs reading Delta tables); CI runs it, "
+        "-m 'not slow' leaves it out")
+
+
 @pytest.fixture
 def broker(streamdelta, tmp_path):
     """`streamdelta broker` with topic movie.ratings.v1 (3 partitions) and
