@@ -4,6 +4,8 @@
 #
 #   BENCH_ROWS   rows for the Parquet benchmark (default 10,000,000)
 #   BENCH_DIR    scratch directory (default build/bench; needs ~3 GB)
+#   BENCH_MAINT_FILES, BENCH_MAINT_MB  OPTIMIZE input: files and total MB
+#                (default 10,000 files, ~1,000 MB; needs twice that on disk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -59,3 +61,30 @@ printf '%-34s %10s %16s\n' "decoder" "seconds" "rate"
 printf '%-34s %10s %16s\n' "decode: streamdelta (batches)" "$ours_secs" "$(rate "$AVRO_RECORDS" "$ours_secs")"
 printf '%-34s %10s %16s\n' "decode: avro-c avro_value_read" "$avroc_secs" "$(rate "$AVRO_RECORDS" "$avroc_secs")"
 awk -v a="$avroc_secs" -v o="$ours_secs" 'BEGIN { printf "streamdelta / avro-c: %.1fx\n", a / o }'
+
+# OPTIMIZE: many small files compacted into 256 MB files, beside the plain
+# sequential copy rate of the same bytes on this machine in the same run
+# (cat to /dev/null: reading only; cp: reading and writing, what OPTIMIZE
+# must at least do). Sized by BENCH_MAINT_FILES (default 10,000 files) and
+# BENCH_MAINT_MB (default ~1,000 MB in total).
+MAINT_FILES=${BENCH_MAINT_FILES:-10000}
+MAINT_MB=${BENCH_MAINT_MB:-1000}
+make --no-print-directory "$BUILD/maint_bench" >/dev/null
+echo
+echo "== OPTIMIZE: $MAINT_FILES files, ~$MAINT_MB MB, into 256 MB files =="
+mtable="$DIR/optimize-table"
+rm -rf "$mtable" "$DIR/optimize-copy"
+"$BUILD/maint_bench" gen "$mtable" "$MAINT_FILES" "$MAINT_MB" >/dev/null
+mbytes=$(find "$mtable" -name '*.parquet' -not -path '*/_delta_log/*' -printf '%s\n' | awk '{s += $1} END {print s}')
+secs_of() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'; }
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f MB/s", b / s / 1e6 }'; }
+cat_secs=$(secs_of bash -c "find '$mtable' -name '*.parquet' -not -path '*/_delta_log/*' -print0 | xargs -0 cat")
+cp_secs=$(secs_of cp -r "$mtable" "$DIR/optimize-copy")
+rm -rf "$DIR/optimize-copy"
+opt_secs=$(secs_of "$BUILD/streamdelta" optimize "$mtable" --target-size 256MB)
+printf '%-34s %10s %16s\n' "step ($(mb "$mbytes"))" "seconds" "rate"
+printf '%-34s %10s %16s\n' "cat files > /dev/null" "$cat_secs" "$(mbps "$mbytes" "$cat_secs")"
+printf '%-34s %10s %16s\n' "cp -r of the table" "$cp_secs" "$(mbps "$mbytes" "$cp_secs")"
+printf '%-34s %10s %16s\n' "streamdelta optimize" "$opt_secs" "$(mbps "$mbytes" "$opt_secs")"
+"$BUILD/streamdelta" history "$mtable" --limit 1 --format jsonl | head -c 600; echo
+rm -rf "$mtable"

@@ -427,6 +427,9 @@ void delta_transaction_read_predicate(delta_transaction *t, const pq_predicate *
 void delta_transaction_read_whole_table(delta_transaction *t);
 /* JSON object text for commitInfo.operationParameters (default {}). */
 void delta_transaction_set_operation_parameters(delta_transaction *t, const char *json_object);
+/* JSON object text for commitInfo.operationMetrics (values as strings, as
+ * Spark logs them); default {"numAddedFiles":"N","numRemovedFiles":"N"}. */
+void delta_transaction_set_operation_metrics(delta_transaction *t, const char *json_object);
 
 /* Commit, retrying on lost races up to `max_retries` times. On success
  * *version (if not NULL) is the committed version. SD_ERR_CONFLICT with a
@@ -504,5 +507,90 @@ int64_t delta_tombstone_retention_ms(const delta_snapshot *s);
  * (time travel), as in Delta. */
 sd_status delta_log_cleanup(const delta_snapshot *s, int64_t now_ms, size_t *deleted,
                             sd_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Maintenance: OPTIMIZE (delta_optimize.c) and VACUUM (delta_vacuum.c)      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct delta_optimize_options {
+    /* Partition predicates (a conjunction on partition columns; NULL/0 =
+     * every partition) and their text for commitInfo's "predicate". */
+    const pq_predicate *preds;
+    int npreds;
+    const char *predicate_text;
+    int64_t target_size; /* bytes; files smaller are compacted (default 256 MiB) */
+    int min_files;       /* fewest small files in a partition worth compacting (default 2) */
+    int max_retries;     /* commit retries on lost races (default 10) */
+} delta_optimize_options;
+
+typedef struct delta_optimize_metrics {
+    int64_t version; /* committed version, -1 when there was nothing to do */
+    int64_t num_files_added, num_files_removed;
+    int64_t bytes_added, bytes_removed;
+    int64_t min_added, max_added, min_removed, max_removed; /* file sizes, 0 when none */
+    int64_t partitions_optimized;
+    int64_t num_batches;            /* bins written */
+    int64_t total_considered_files; /* live files in the selected partitions */
+    int64_t total_files_skipped;    /* of those, left as they are */
+    int64_t rows_written;
+    int64_t num_dvs_removed; /* rewritten files that had deletion vectors */
+    int64_t start_ms, end_ms;
+} delta_optimize_metrics;
+
+/* Compact the snapshot's table, as Delta's OPTIMIZE (bin-packing): in each
+ * partition selected by the predicates, the files smaller than the target
+ * and the files with deletion vectors are read (deleted rows dropped) in
+ * path order and rewritten into new files, a new file being closed once the
+ * input bytes packed into it reach the target; a partition with fewer than
+ * min_files such files (and none with a deletion vector) is left alone.
+ * One commit removes the old files and adds the new ones, all with
+ * dataChange=false, commitInfo operation "OPTIMIZE" with Spark's
+ * operationParameters and operationMetrics. What it read is exactly what
+ * it removes, so a concurrent commit that removed or rewrote one of those
+ * files makes this commit fail with SD_ERR_CONFLICT (the new files are then
+ * deleted and the table is unchanged; running again works), while
+ * concurrent blind appends do not. The predicates may only use partition
+ * columns (SD_ERR_ARG otherwise). `o` may be NULL for the defaults. Fills
+ * *m in every case; m->version is -1 when nothing needed compacting. */
+sd_status delta_optimize(const delta_snapshot *s, const delta_optimize_options *o,
+                         delta_optimize_metrics *m, sd_error *err);
+
+/* One file VACUUM would delete: path relative to the table directory. */
+typedef struct delta_vacuum_file {
+    char *path;
+    int64_t size;
+    bool tombstoned; /* removed by a (now expired) remove action */
+} delta_vacuum_file;
+
+typedef struct delta_vacuum_plan {
+    delta_vacuum_file *files; /* sorted by path */
+    size_t count;
+    int64_t total_bytes;
+    size_t num_dirs;      /* directories scanned, the table directory included */
+    int64_t retention_ms; /* the retention applied */
+    int64_t default_retention_ms;
+} delta_vacuum_plan;
+
+/* What VACUUM would delete from the snapshot's table at time now_ms:
+ * files under the table directory (never in _delta_log; names starting
+ * with '_' or '.' are skipped unless they are partition directories
+ * "col=...") that the snapshot does not reference (data files and
+ * deletion-vector files of live files) and that are either removed by a
+ * tombstone whose deletionTimestamp is before now_ms - retention_ms, or
+ * never referenced by a tombstone and last modified before it. Files of
+ * tombstones within the retention are kept (time travel needs them).
+ * retention_ms < 0 means the table's delta.deletedFileRetentionDuration.
+ * A retention shorter than that is SD_ERR_ARG unless `force`. */
+sd_status delta_vacuum_plan_make(const delta_snapshot *s, int64_t retention_ms, bool force,
+                                 int64_t now_ms, delta_vacuum_plan *out, sd_error *err);
+void delta_vacuum_plan_free(delta_vacuum_plan *p);
+
+/* Carry out a plan: commit "VACUUM START" (numFilesToDelete,
+ * sizeOfDataToDelete), delete the files, commit "VACUUM END"
+ * (numDeletedFiles, numVacuumedDirectories). Both commits hold only
+ * commitInfo. *deleted (if not NULL) receives the number of files deleted;
+ * a file already gone counts as deleted. */
+sd_status delta_vacuum_execute(const delta_snapshot *s, const delta_vacuum_plan *p, size_t *deleted,
+                               sd_error *err);
 
 #endif /* SD_DELTA_H */

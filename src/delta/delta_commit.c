@@ -28,6 +28,7 @@ struct delta_transaction {
     const delta_snapshot *snap;
     char *operation;
     char *op_params;
+    char *op_metrics; /* operationMetrics object, NULL = file counts */
     delta_pool pool;
     delta_action_vec actions;
     pq_predicate *read_preds;
@@ -58,6 +59,7 @@ void delta_transaction_free(delta_transaction *t) {
     delta_action_vec_free(&t->actions);
     delta_pool_free(&t->pool);
     free(t->operation);
+    free(t->op_metrics);
     free(t->op_params);
     free(t);
 }
@@ -184,6 +186,11 @@ void delta_transaction_set_operation_parameters(delta_transaction *t, const char
     t->op_params = json_object ? sd_xstrdup(json_object) : NULL;
 }
 
+void delta_transaction_set_operation_metrics(delta_transaction *t, const char *json_object) {
+    free(t->op_metrics);
+    t->op_metrics = json_object ? sd_xstrdup(json_object) : NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Commit files                                                              */
 /* ------------------------------------------------------------------------ */
@@ -296,11 +303,15 @@ static void build_body(const delta_transaction *t, sd_buf *out) {
     sd_json_append_string(out, t->operation, strlen(t->operation));
     sd_buf_appendf(out,
                    ",\"operationParameters\":%s,\"readVersion\":%lld,\"isolationLevel\":"
-                   "\"WriteSerializable\",\"isBlindAppend\":%s,\"operationMetrics\":{"
-                   "\"numAddedFiles\":\"%zu\",\"numRemovedFiles\":\"%zu\"},\"engineInfo\":\"%s\","
-                   "\"txnId\":\"%s\"}}\n",
+                   "\"WriteSerializable\",\"isBlindAppend\":%s,\"operationMetrics\":",
                    t->op_params ? t->op_params : "{}", (long long)t->snap->version,
-                   is_blind_append(t) ? "true" : "false", nadd, nremove, DELTA_ENGINE_INFO, txn_id);
+                   is_blind_append(t) ? "true" : "false");
+    if (t->op_metrics)
+        sd_buf_append_str(out, t->op_metrics);
+    else
+        sd_buf_appendf(out, "{\"numAddedFiles\":\"%zu\",\"numRemovedFiles\":\"%zu\"}", nadd,
+                       nremove);
+    sd_buf_appendf(out, ",\"engineInfo\":\"%s\",\"txnId\":\"%s\"}}\n", DELTA_ENGINE_INFO, txn_id);
     for (size_t i = 0; i < t->actions.count; i++) {
         delta_action_format(&t->actions.items[i], out);
         sd_buf_append_byte(out, '\n');
