@@ -21,6 +21,43 @@ int cli_cmd_create_topic(int argc, char **argv);
 int cli_cmd_produce(int argc, char **argv);
 int cli_cmd_avro(int argc, char **argv);
 int cli_cmd_consume(int argc, char **argv);
+int cli_cmd_run(int argc, char **argv);
+int cli_cmd_demo(int argc, char **argv);
+
+/* ------------------------------------------------------------------------ */
+/* The stream, shared by `run` and `demo` (cmd_run.c)                        */
+/* ------------------------------------------------------------------------ */
+
+struct pipe_config;
+struct pipe_engine_totals;
+
+/* The effective configuration: built-in defaults, the INI `file` (NULL =
+ * none), the overrides keys[i]=values[i] in order, addresses nobody set
+ * from the local broker's services file; then validated. `cfg` is
+ * initialised here in every case (free it with pipe_config_free). */
+sd_status cli_run_build_config(const char *file, int nset, char *const *keys, char *const *values,
+                               struct pipe_config *cfg, sd_error *err);
+
+/* Run the stream of `cfg` until it is done, *stop is raised, or the wall
+ * clock passes deadline_ms (0 = none), with a progress line per batch on
+ * stderr and JSON lines to `json` (may be NULL). Fills *totals (may be
+ * NULL). Returns the exit code (errors printed). */
+/* SIGINT/SIGTERM without a handler or a global: cli_stop_start() blocks
+ * them in the calling thread (call it before starting any other thread)
+ * and starts a thread that raises the flag when one arrives; a second
+ * signal ends the process. cli_stop_end() joins that thread and frees. */
+typedef struct cli_stop cli_stop;
+cli_stop *cli_stop_start(void);
+const volatile int *cli_stop_flag(const cli_stop *s);
+/* Raise the flag from the program itself (a time limit). */
+void cli_stop_raise(cli_stop *s);
+void cli_stop_end(cli_stop *s);
+
+int cli_run_stream(const struct pipe_config *cfg, bool group_mode, FILE *json,
+                   const volatile int *stop, int64_t deadline_ms,
+                   struct pipe_engine_totals *totals);
+int cli_cmd_optimize(int argc, char **argv); /* cmd_maint.c */
+int cli_cmd_vacuum(int argc, char **argv);   /* cmd_maint.c */
 
 /* ------------------------------------------------------------------------ */
 /* Row output shared by `parquet cat` and `show` (cli_format.c)              */

@@ -21,6 +21,8 @@ static const cli_command cli_commands[] = {
     {"create-topic", cli_cmd_create_topic, "create a Kafka topic"},
     {"produce", cli_cmd_produce, "produce movie-rating test events (Avro, Confluent wire format)"},
     {"consume", cli_cmd_consume, "print a topic's Avro messages as rows (decoded like the stream)"},
+    {"run", cli_cmd_run, "run the stream: Kafka (Avro) -> dedupe -> MERGE into a Delta table"},
+    {"demo", cli_cmd_demo, "the whole pipeline in one process: broker, producer, stream, table"},
     {"avro", cli_cmd_avro, "inspect Avro container files: schema, cat"},
     {"parquet", cli_cmd_parquet, "inspect Parquet files: schema, cat, meta"},
     {"create-table", cli_cmd_create_table, "create an empty Delta table from a column list"},
@@ -28,6 +30,8 @@ static const cli_command cli_commands[] = {
     {"history", cli_cmd_history, "print the commits of a Delta table"},
     {"describe", cli_cmd_describe, "print a Delta table's schema, partitioning, protocol, size"},
     {"checkpoint", cli_cmd_checkpoint, "write a checkpoint of a Delta table's latest version"},
+    {"optimize", cli_cmd_optimize, "compact a Delta table's small files (bin-packing)"},
+    {"vacuum", cli_cmd_vacuum, "delete files a Delta table no longer needs"},
 };
 
 static void cli_print_help(FILE *out) {

@@ -9,6 +9,8 @@
 #ifndef SD_PIPELINE_H
 #define SD_PIPELINE_H
 
+#include <stdio.h>
+
 #include "../util/util.h"
 
 /* ------------------------------------------------------------------------ */
@@ -363,5 +365,200 @@ void pipe_derive_free(pipe_derive_plan *plan);
  * are new. Free `out` with sd_batch_free(); `plan` must outlive it. */
 sd_status pipe_derive_apply(const pipe_derive_plan *plan, sd_batch *in, sd_batch *out,
                             sd_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* MERGE into the table (pipe_merge.c)                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The upsert of DESIGN.md step 5: rows whose key is in the table (within
+ * the window of partitions >= today - late_days) and whose order column is
+ * not older replace the old row; new keys are inserted; an exact copy of
+ * the stored row changes nothing. Updates rewrite the files that held the
+ * old rows (copy-on-write). An index from key to (file, row) for the
+ * partitions inside the window is built when the merger opens and kept up
+ * to date by every commit; another writer's commit (seen on a lost race)
+ * is folded in before the merge is redone. */
+typedef struct pipe_merge pipe_merge;
+
+typedef struct pipe_merge_stats {
+    int64_t inserted;  /* new keys */
+    int64_t updated;   /* existing keys whose row changed */
+    int64_t unchanged; /* rows equal to, or older than, what the table has */
+    int64_t files_added, files_removed;
+    int64_t bytes_added, bytes_removed;
+    int64_t version; /* the commit's version; -1 when nothing was committed */
+    int retries;     /* lost races that were retried */
+    /* Non-fatal trouble after a durable commit (a checkpoint that could not
+     * be written, an index refresh that failed): "" when none. */
+    char warning[SD_ERROR_MSG_MAX];
+} pipe_merge_stats;
+
+/* Open the table at cfg->table (it must exist; its schema must equal
+ * `schema`, the pipeline's output schema) and build the key index.
+ * SD_ERR_NOT_FOUND when the table is missing, SD_ERR_ARG on a schema
+ * mismatch (naming the first difference). */
+pipe_merge *pipe_merge_open(const pipe_config *cfg, const sd_schema *schema, int64_t today_days,
+                            sd_error *err);
+
+/* The offsets the table records for `topic`: for each partition with a txn
+ * action of appId "<app_prefix><topic>-<partition>", the next offset to
+ * read. Returns how many were filled (at most max). */
+int pipe_merge_offsets(const pipe_merge *m, const char *app_prefix, const char *topic,
+                       int32_t *partitions, int64_t *next_offsets, int max);
+
+/* Merge `rows` (schema as opened; at most one row per key, already
+ * deduplicated and filtered of late rows) and record next_offsets[i] for
+ * partitions[i] of `topic` as txn actions (appId as above, version = the
+ * next offset), all in one Delta commit. `today_days` moves the window.
+ * An empty `rows` with offsets still commits the offsets. Lost races are
+ * retried; a logical conflict (another writer recorded a newer offset for
+ * one of these partitions, or removed a file this merge rewrites and the
+ * retry budget is spent) is SD_ERR_CONFLICT and nothing is committed. */
+sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app_prefix,
+                            const char *topic, const int32_t *partitions,
+                            const int64_t *next_offsets, int npartitions, int64_t today_days,
+                            pipe_merge_stats *stats, sd_error *err);
+
+void pipe_merge_close(pipe_merge *m);
+
+/* Introspection of the key index (tests, progress): the number of keys
+ * indexed, and where one key is - the logged add.path of its file, its row
+ * among the file's live rows, and its order value as the index orders it
+ * (integers, dates and timestamps as themselves). False when absent. */
+int64_t pipe_merge_index_keys(const pipe_merge *m);
+bool pipe_merge_index_get(const pipe_merge *m, const void *key, size_t len, const char **path,
+                          int64_t *row, int64_t *order);
+
+/* ------------------------------------------------------------------------ */
+/* Late filter and in-batch dedupe (pipe_dedupe.c)                           */
+/* ------------------------------------------------------------------------ */
+
+/* Where a decoded row came from: kept beside the batch, one per row, so
+ * ties between duplicates go to the later Kafka offset. */
+typedef struct pipe_row_origin {
+    int32_t partition;
+    int64_t offset;
+} pipe_row_origin;
+
+/* Keep the rows of `rows` whose keep[i] is non-zero, in order, compacting
+ * every column (nested ones too) in place, and `origins` with them (may be
+ * NULL). Returns the number of rows kept. */
+size_t pipe_batch_keep(sd_batch *rows, const uint8_t *keep, pipe_row_origin *origins);
+
+/* DESIGN.md step 3: drop rows whose column `date_col` (a DATE, or a
+ * TIMESTAMP taken as its UTC day) is before min_day (days since epoch).
+ * Nulls are kept. *dropped = rows removed. SD_ERR_ARG when the column is
+ * of another kind. */
+sd_status pipe_late_filter(sd_batch *rows, int date_col, int64_t min_day, pipe_row_origin *origins,
+                           int64_t *dropped, sd_error *err);
+
+/* DESIGN.md step 4: keep one row per value of column `key_col` (a
+ * primitive column): the one with the largest `order_col` (-1 = none;
+ * nulls lose), ties to the later Kafka offset (origins may be NULL: then
+ * the later row). Rows with a null key are all kept. Survivors keep their
+ * order. *dropped = rows removed. SD_ERR_ARG for a nested key column. */
+sd_status pipe_dedupe(sd_batch *rows, int key_col, int order_col, pipe_row_origin *origins,
+                      int64_t *dropped, sd_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Progress of micro-batches (pipe_progress.c)                               */
+/* ------------------------------------------------------------------------ */
+
+/* Most partitions one progress report lists. */
+#define PIPE_PROGRESS_MAX_PARTITIONS 1024
+
+/* What one micro-batch did, as Spark's StreamingQueryProgress reports it
+ * (plus the counts of our steps). Durations in milliseconds. */
+typedef struct pipe_progress {
+    char run_id[37];
+    int64_t batch_id;
+    int64_t timestamp_ms; /* wall clock at the batch's start */
+    const char *topic;    /* borrowed */
+    const char *table;    /* borrowed */
+    int64_t input_rows;   /* messages fetched */
+    double input_rows_per_s;     /* input rows / time since the previous batch started */
+    double processed_rows_per_s; /* input rows / this batch's duration */
+    int64_t fetch_ms, decode_ms, transform_ms, dead_letter_ms, merge_ms, total_ms;
+    int64_t dead_lettered, late, deduplicated; /* rows removed before the merge */
+    int64_t inserted, updated, unchanged;      /* from the merge */
+    int64_t files_added, files_removed, bytes_added;
+    int64_t output_rows; /* rows handed to the merge */
+    int64_t table_version; /* -1 when nothing was committed */
+    int npartitions;
+    int32_t partitions[PIPE_PROGRESS_MAX_PARTITIONS];
+    int64_t start_offsets[PIPE_PROGRESS_MAX_PARTITIONS]; /* first offset read (-1 unknown) */
+    int64_t end_offsets[PIPE_PROGRESS_MAX_PARTITIONS];   /* next offset to read */
+} pipe_progress;
+
+/* One human line (no newline): "batch 3: 10000 rows in ..." */
+void pipe_progress_format_human(const pipe_progress *p, sd_buf *out);
+/* One JSON object (no newline) with Spark's StreamingQueryProgress fields
+ * (id, runId, name, timestamp, batchId, numInputRows, inputRowsPerSecond,
+ * processedRowsPerSecond, durationMs, sources, sink) and ours under
+ * "streamdelta". */
+void pipe_progress_format_json(const pipe_progress *p, sd_buf *out);
+
+/* ------------------------------------------------------------------------ */
+/* The stream engine (pipe_engine.c)                                         */
+/* ------------------------------------------------------------------------ */
+
+/* The micro-batch loop of DESIGN.md as a library:
+ *
+ *   pipe_engine *e = pipe_engine_new(&cfg, &opts, &err);
+ *   bool done = false;
+ *   while (!done && st == SD_OK) st = pipe_engine_run_batch(e, &done, &err);
+ *   pipe_engine_free(e);
+ *
+ * Each batch: poll -> decode (rejects to the dead-letter output) -> derive
+ * -> late filter -> dedupe -> flush dead letters -> merge and commit with
+ * the offsets. The table is created when missing. Start positions are the
+ * table's txn actions (appId "<app_prefix><topic>-<partition>"), else
+ * cfg->starting_offsets. Transient errors (broker or registry unreachable)
+ * abandon the batch (nothing was committed), wait with backoff and start
+ * over from the table's offsets; other errors are returned. */
+typedef struct pipe_engine pipe_engine;
+
+/* The appId prefix of the txn actions the engine writes. */
+#define PIPE_APP_PREFIX "streamdelta-"
+
+typedef struct pipe_engine_options {
+    bool group_mode;            /* subscribe (group.id from source.kafka.group.id) */
+    const char *app_prefix;     /* NULL = PIPE_APP_PREFIX */
+    FILE *human;                /* one progress line per batch, NULL = none */
+    FILE *json;                 /* one JSON progress line per batch, NULL = none */
+    const volatile int *stop;   /* set (by a signal handler) to stop between batches */
+    int max_retry_backoff_ms;   /* 0 = 10000 */
+    int retry_give_up_ms;       /* 0 = retry transient errors forever */
+} pipe_engine_options;
+
+/* Totals since pipe_engine_new. */
+typedef struct pipe_engine_totals {
+    int64_t batches, input_rows, dead_lettered, late, deduplicated;
+    int64_t inserted, updated, unchanged, retries;
+    int64_t table_version;
+} pipe_engine_totals;
+
+/* Resolve the reader schema (the subject's latest version, else the built-in
+ * movie-ratings schema), compile the derivations, create the table when it
+ * is missing, open the merger, the dead-letter output and the source.
+ * SD_ERR_RETRY when the broker or the registry cannot be reached (the
+ * caller may wait and try again); NULL with err otherwise. `cfg` and `opts`
+ * are borrowed and must outlive the engine. */
+pipe_engine *pipe_engine_new(const pipe_config *cfg, const pipe_engine_options *opts,
+                             sd_error *err);
+
+/* Run one micro-batch, waiting as the trigger says first. *finished is set
+ * when the stream is done: available-now caught up, or *opts->stop set.
+ * Returns SD_OK (also for an empty poll), or an error that stops the
+ * stream (the table stays at its last commit). */
+sd_status pipe_engine_run_batch(pipe_engine *e, bool *finished, sd_error *err);
+
+/* The last batch's progress (NULL before the first committed batch). */
+const pipe_progress *pipe_engine_progress(const pipe_engine *e);
+pipe_engine_totals pipe_engine_get_totals(const pipe_engine *e);
+/* The output (table) schema. */
+const sd_schema *pipe_engine_schema(const pipe_engine *e);
+
+void pipe_engine_free(pipe_engine *e);
 
 #endif /* SD_PIPELINE_H */

@@ -1,0 +1,649 @@
+/*
+ * pipe_engine.c - the micro-batch loop of DESIGN.md ("The default
+ * pipeline") as a library: poll -> decode -> derive -> late filter ->
+ * dedupe -> dead letters flushed -> MERGE + offsets in one Delta commit.
+ *
+ * Exactly-once comes from the table, not from Kafka: the source is
+ * positioned from the txn actions of the last commit, and a batch that has
+ * not committed leaves no trace in the log. So every failure that is not
+ * per-record (broker or registry unreachable) is handled the same way:
+ * abandon the batch, wait, reopen the source at the table's offsets.
+ * Dead letters are flushed before the commit that covers them; a crash
+ * between the two writes them again on restart (at least once), never
+ * loses them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "avro/avro.h"
+#include "delta/delta.h"
+#include "kafka/kafka.h"
+#include "pipeline.h"
+
+#define PE_DAY_MS 86400000LL
+/* Most partitions of one topic the engine tracks (Kafka allows more, but a
+ * stream with more than this many partitions in one process is a mistake). */
+#define PE_MAX_PARTITIONS 4096
+/* Dead letters must be acknowledged before the commit; a broker that takes
+ * longer than this is treated as unreachable. */
+#define PE_DLQ_FLUSH_MS 30000
+
+struct pipe_engine {
+    const pipe_config *cfg;
+    pipe_engine_options opts;
+    const char *app_prefix;
+    avro_registry *reg;
+    avro_schema *reader;
+    sd_schema *input;
+    pipe_derive_plan *plan;
+    avro_stream *dec;
+    pipe_merge *merge;
+    kafka_config kconf;
+    char *group_id;
+    kafka_source *src;
+    kafka_dlq *dlq;
+    int dlq_fd;
+    int key_col, order_col, late_col;
+    sd_batch decoded;
+    pipe_row_origin *origins;
+    size_t origins_cap;
+    sd_buf dlq_buf; /* JSON lines of the batch's dead letters (file mode) */
+    int64_t batch_id;
+    int64_t prev_start_ms;
+    int64_t next_trigger_ms;
+    int backoff_ms;
+    int64_t failing_since_ms;
+    pipe_progress progress;
+    bool have_progress;
+    pipe_engine_totals totals;
+    char run_id[37];
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+/* ------------------------------------------------------------------------ */
+
+static int64_t pe_today(void) {
+    int64_t ms = sd_now_ms();
+    return ms / PE_DAY_MS - (ms % PE_DAY_MS < 0);
+}
+
+static bool pe_stopping(const pipe_engine *e) {
+    return e->opts.stop != NULL && *e->opts.stop;
+}
+
+/* Sleep up to ms, waking early when asked to stop. */
+static void pe_sleep(const pipe_engine *e, int64_t ms) {
+    while (ms > 0 && !pe_stopping(e)) {
+        int64_t step = ms < 100 ? ms : 100;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+}
+
+static void pe_run_id(char out[37]) {
+    uint8_t b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && read(fd, b, sizeof b) == (ssize_t)sizeof b;
+    if (fd >= 0) close(fd);
+    if (!ok) {
+        /* No entropy source: a run id only has to differ between runs. */
+        uint64_t t = (uint64_t)sd_now_ns() ^ ((uint64_t)getpid() << 32);
+        for (int i = 0; i < 16; i++) b[i] = (uint8_t)(t >> (8 * (i % 8))) ^ (uint8_t)(i * 37);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+static void pe_base64(const uint8_t *p, size_t n, sd_buf *out) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        char q[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
+                     i + 2 < n ? tab[v & 63] : '='};
+        sd_buf_append(out, q, 4);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Setup                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* The reader schema: the subject's latest version, else the built-in movie
+ * schema (a topic whose producer has not registered yet). */
+static sd_status pe_reader_schema(pipe_engine *e, sd_error *err) {
+    const pipe_config *cfg = e->cfg;
+    char *subject =
+        cfg->subject[0] ? sd_xstrdup(cfg->subject) : sd_xasprintf("%s-value", cfg->topic);
+    char *text = NULL;
+    sd_status st = avro_registry_latest(e->reg, subject, NULL, NULL, &text, err);
+    if (st == SD_ERR_NOT_FOUND) {
+        sd_error_clear(err);
+        e->reader =
+            avro_schema_parse(pipe_movie_rating_schema, strlen(pipe_movie_rating_schema), err);
+        st = e->reader ? SD_OK : err->code;
+    } else if (st == SD_OK) {
+        e->reader = avro_schema_parse(text, strlen(text), err);
+        if (e->reader == NULL) {
+            sd_error_prefix(err, "reader schema of subject '%s': ", subject);
+            st = err->code;
+        }
+    } else {
+        sd_error_prefix(err, "reader schema of subject '%s' from %s: ", subject,
+                        cfg->schema_registry);
+    }
+    free(text);
+    free(subject);
+    return st;
+}
+
+/* The table's partitions and next offsets for our topic. */
+static int pe_table_offsets(const pipe_engine *e, int32_t *parts, int64_t *next, int max) {
+    return pipe_merge_offsets(e->merge, e->app_prefix, e->cfg->topic, parts, next, max);
+}
+
+/* Group mode: start assigned partitions where the table says. */
+static sd_status pe_on_assign(void *opaque, const char *topic, const int32_t *partitions, int n,
+                              int64_t *next_offsets, sd_error *err) {
+    (void)err;
+    pipe_engine *e = opaque;
+    int32_t *parts = sd_xmalloc(sizeof(int32_t) * PE_MAX_PARTITIONS);
+    int64_t *next = sd_xmalloc(sizeof(int64_t) * PE_MAX_PARTITIONS);
+    int m = pipe_merge_offsets(e->merge, e->app_prefix, topic, parts, next, PE_MAX_PARTITIONS);
+    for (int i = 0; i < n; i++) {
+        next_offsets[i] = -1;
+        for (int k = 0; k < m; k++)
+            if (parts[k] == partitions[i]) next_offsets[i] = next[k];
+    }
+    free(parts);
+    free(next);
+    return SD_OK;
+}
+
+static sd_status pe_open_source(pipe_engine *e, sd_error *err) {
+    int32_t *parts = sd_xmalloc(sizeof(int32_t) * PE_MAX_PARTITIONS);
+    int64_t *next = sd_xmalloc(sizeof(int64_t) * PE_MAX_PARTITIONS);
+    kafka_partition_offset *start = sd_xmalloc(sizeof(*start) * PE_MAX_PARTITIONS);
+    int n = pe_table_offsets(e, parts, next, PE_MAX_PARTITIONS);
+    for (int i = 0; i < n; i++) start[i] = (kafka_partition_offset){parts[i], next[i]};
+    kafka_source_options so = {
+        .bootstrap = e->cfg->bootstrap_servers,
+        .topic = e->cfg->topic,
+        .conf = &e->kconf,
+        .starting_offsets = e->cfg->starting_offsets == PIPE_START_LATEST ? KAFKA_START_LATEST
+                                                                          : KAFKA_START_EARLIEST,
+        .start = start,
+        .nstart = n,
+        .group_id = e->group_id,
+        .on_assign = e->group_id ? pe_on_assign : NULL,
+        .opaque = e,
+    };
+    e->src = kafka_source_new(&so, err);
+    free(parts);
+    free(next);
+    free(start);
+    return e->src ? SD_OK : err->code;
+}
+
+/* Open the merger, creating the table from the output schema when it is
+ * missing (the stream's first run). */
+static sd_status pe_open_table(pipe_engine *e, sd_error *err) {
+    const pipe_config *cfg = e->cfg;
+    e->merge = pipe_merge_open(cfg, e->plan->output, pe_today(), err);
+    if (e->merge != NULL) return SD_OK;
+    if (err->code != SD_ERR_NOT_FOUND) return err->code;
+    sd_error_clear(err);
+    const char *parts[1] = {cfg->partition_by};
+    sd_status st = delta_table_create(cfg->table, e->plan->output, parts,
+                                      cfg->partition_by[0] ? 1 : 0, NULL, err);
+    if (st != SD_OK && st != SD_ERR_EXISTS) {
+        sd_error_prefix(err, "creating the table %s: ", cfg->table);
+        return st;
+    }
+    sd_error_clear(err);
+    e->merge = pipe_merge_open(cfg, e->plan->output, pe_today(), err);
+    return e->merge ? SD_OK : err->code;
+}
+
+static sd_status pe_open_dead_letters(pipe_engine *e, sd_error *err) {
+    const pipe_config *cfg = e->cfg;
+    if (cfg->dead_letter == PIPE_DLQ_FILE) {
+        e->dlq_fd = open(cfg->dead_letter_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (e->dlq_fd < 0)
+            return sd_error_set(err, SD_ERR_IO, "dead-letter file %s: cannot open: %s",
+                                cfg->dead_letter_path, strerror(errno));
+    } else if (cfg->dead_letter == PIPE_DLQ_TOPIC) {
+        e->dlq = kafka_dlq_new(cfg->bootstrap_servers, &e->kconf, cfg->topic,
+                               cfg->dead_letter_topic[0] ? cfg->dead_letter_topic : NULL, err);
+        if (e->dlq == NULL) return err->code;
+    }
+    return SD_OK;
+}
+
+/* Which output columns the dedupe and the late filter use. */
+static sd_status pe_resolve_columns(pipe_engine *e, sd_error *err) {
+    const pipe_config *cfg = e->cfg;
+    const sd_schema *out = e->plan->output;
+    e->key_col = sd_schema_find(out, cfg->key);
+    if (e->key_col < 0)
+        return sd_error_set(err, SD_ERR_ARG, "sink.key: column '%s' is not an output column",
+                            cfg->key);
+    e->order_col = cfg->order_by[0] ? sd_schema_find(out, cfg->order_by) : -1;
+    if (cfg->order_by[0] && e->order_col < 0)
+        return sd_error_set(err, SD_ERR_ARG, "sink.order_by: column '%s' is not an output column",
+                            cfg->order_by);
+    e->late_col = -1;
+    if (cfg->partition_by[0]) {
+        int c = sd_schema_find(out, cfg->partition_by);
+        sd_type_kind k = c >= 0 ? out->children[c].type.kind : SD_STRING;
+        /* Late events are defined on a date-like partition; another
+         * partition kind has no "late". */
+        if (k == SD_DATE || k == SD_TIMESTAMP || k == SD_TIMESTAMP_NTZ) e->late_col = c;
+    }
+    return SD_OK;
+}
+
+pipe_engine *pipe_engine_new(const pipe_config *cfg, const pipe_engine_options *opts,
+                             sd_error *err) {
+    pipe_engine *e = sd_xcalloc(1, sizeof(*e));
+    e->cfg = cfg;
+    if (opts) e->opts = *opts;
+    e->app_prefix = e->opts.app_prefix ? e->opts.app_prefix : PIPE_APP_PREFIX;
+    e->dlq_fd = -1;
+    e->batch_id = 0;
+    pe_run_id(e->run_id);
+    e->totals.table_version = -1;
+    for (int i = 0; i < cfg->nkafka; i++)
+        kafka_config_add(&e->kconf, cfg->kafka[i].name, cfg->kafka[i].value);
+    if (e->opts.group_mode) {
+        const char *gid = NULL;
+        for (int i = 0; i < cfg->nkafka; i++)
+            if (strcmp(cfg->kafka[i].name, "group.id") == 0) gid = cfg->kafka[i].value;
+        e->group_id = gid ? sd_xstrdup(gid) : sd_xasprintf("streamdelta-%s", cfg->topic);
+    }
+    avro_registry_conf rc = {.url = cfg->schema_registry};
+    avro_map_opts map = {.flatten = false, .all_nullable = true};
+    avro_decode_opts dopts = {.map = map, .validate_utf8 = true};
+    sd_status st = SD_OK;
+    e->reg = avro_registry_new(&rc, err);
+    if (e->reg == NULL) st = err->code;
+    if (st == SD_OK) st = pe_reader_schema(e, err);
+    if (st == SD_OK) st = avro_to_sd_schema(e->reader, &map, &e->input, err);
+    if (st == SD_OK) st = pipe_derive_compile(cfg, e->input, &e->plan, err);
+    if (st == SD_OK) st = pe_resolve_columns(e, err);
+    if (st == SD_OK) {
+        e->dec = avro_stream_new(e->reader, e->input, e->reg, &dopts, err);
+        if (e->dec == NULL) st = err->code;
+    }
+    if (st == SD_OK) st = pe_open_table(e, err);
+    if (st == SD_OK) st = pe_open_dead_letters(e, err);
+    if (st == SD_OK) st = pe_open_source(e, err);
+    if (st != SD_OK) {
+        pipe_engine_free(e);
+        return NULL;
+    }
+    sd_batch_init(&e->decoded, e->input);
+    return e;
+}
+
+void pipe_engine_free(pipe_engine *e) {
+    if (e == NULL) return;
+    kafka_source_free(e->src);
+    kafka_dlq_free(e->dlq);
+    if (e->dlq_fd >= 0) close(e->dlq_fd);
+    if (e->merge) pipe_merge_close(e->merge);
+    avro_stream_free(e->dec);
+    if (e->input) sd_batch_free(&e->decoded);
+    pipe_derive_free(e->plan);
+    sd_schema_free(e->input);
+    avro_schema_free(e->reader);
+    avro_registry_free(e->reg);
+    kafka_config_free(&e->kconf);
+    free(e->group_id);
+    free(e->origins);
+    sd_buf_free(&e->dlq_buf);
+    free(e);
+}
+
+const pipe_progress *pipe_engine_progress(const pipe_engine *e) {
+    return e->have_progress ? &e->progress : NULL;
+}
+
+pipe_engine_totals pipe_engine_get_totals(const pipe_engine *e) {
+    return e->totals;
+}
+
+const sd_schema *pipe_engine_schema(const pipe_engine *e) {
+    return e->plan->output;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One micro-batch                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Record a rejected message for the dead-letter output. */
+static sd_status pe_dead_letter(pipe_engine *e, const kafka_record *m, const avro_reject *rej,
+                                sd_error *err) {
+    const char *reason = avro_reject_reason_name(rej->reason);
+    if (e->cfg->dead_letter == PIPE_DLQ_TOPIC) {
+        char why[400];
+        snprintf(why, sizeof why, "%s: %s", reason, rej->detail);
+        return kafka_dlq_send(e->dlq, m, why, err);
+    }
+    if (e->cfg->dead_letter != PIPE_DLQ_FILE) return SD_OK;
+    sd_buf *b = &e->dlq_buf;
+    sd_buf_append_str(b, "{\"topic\":");
+    sd_json_append_string(b, e->cfg->topic, strlen(e->cfg->topic));
+    sd_buf_appendf(b, ",\"partition\":%d,\"offset\":%lld,\"timestamp_ms\":%lld,\"reason\":",
+                   m->partition, (long long)m->offset, (long long)m->timestamp_ms);
+    sd_json_append_string(b, reason, strlen(reason));
+    sd_buf_append_str(b, ",\"detail\":");
+    sd_json_append_string(b, rej->detail, strnlen(rej->detail, sizeof rej->detail));
+    sd_buf_appendf(b, ",\"schema_id\":%d,\"byte_offset\":%zu,\"key_base64\":", rej->schema_id,
+                   rej->byte_offset);
+    if (m->key) {
+        sd_buf_append_byte(b, '"');
+        pe_base64(m->key, m->key_len, b);
+        sd_buf_append_byte(b, '"');
+    } else {
+        sd_buf_append_str(b, "null");
+    }
+    sd_buf_append_str(b, ",\"value_base64\":");
+    if (m->value) {
+        sd_buf_append_byte(b, '"');
+        pe_base64(m->value, m->value_len, b);
+        sd_buf_append_byte(b, '"');
+    } else {
+        sd_buf_append_str(b, "null");
+    }
+    sd_buf_append_str(b, "}\n");
+    return SD_OK;
+}
+
+/* Make the batch's dead letters durable before the commit covers them. */
+static sd_status pe_flush_dead_letters(pipe_engine *e, sd_error *err) {
+    if (e->dlq != NULL) return kafka_dlq_flush(e->dlq, PE_DLQ_FLUSH_MS, err);
+    if (e->dlq_fd < 0 || e->dlq_buf.len == 0) return SD_OK;
+    size_t done = 0;
+    while (done < e->dlq_buf.len) {
+        ssize_t w = write(e->dlq_fd, e->dlq_buf.data + done, e->dlq_buf.len - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+            return sd_error_set(err, errno == ENOSPC ? SD_ERR_NOSPACE : SD_ERR_IO,
+                                "dead-letter file %s: write failed: %s", e->cfg->dead_letter_path,
+                                strerror(errno));
+        done += (size_t)w;
+    }
+    if (fsync(e->dlq_fd) != 0 && errno != EINVAL)
+        return sd_error_set(err, SD_ERR_IO, "dead-letter file %s: fsync failed: %s",
+                            e->cfg->dead_letter_path, strerror(errno));
+    sd_buf_reset(&e->dlq_buf);
+    return SD_OK;
+}
+
+/* Decode every message; rejects go to the dead letters, the others become
+ * rows with their origin beside them. */
+static sd_status pe_decode(pipe_engine *e, const kafka_source_batch *b, pipe_progress *p,
+                           sd_error *err) {
+    sd_batch_reset(&e->decoded);
+    if (e->origins_cap < b->count) {
+        free(e->origins);
+        e->origins_cap = b->count;
+        e->origins = sd_xmalloc(sizeof(pipe_row_origin) * e->origins_cap);
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        const kafka_record *m = &b->records[i];
+        avro_reject rej;
+        memset(&rej, 0, sizeof rej);
+        size_t before = e->decoded.nrows;
+        sd_status st = avro_stream_decode(e->dec, &e->decoded, m->value, m->value_len,
+                                          e->cfg->topic, m->partition, m->offset, &rej, err);
+        if (st == SD_ERR_FORMAT) {
+            sd_error_clear(err);
+            p->dead_lettered++;
+            st = pe_dead_letter(e, m, &rej, err);
+            if (st != SD_OK) return st;
+            continue;
+        }
+        if (st != SD_OK) return st;
+        e->origins[before] = (pipe_row_origin){m->partition, m->offset};
+    }
+    return SD_OK;
+}
+
+/* Partitions and offsets of the batch for the commit and the progress. */
+static void pe_batch_offsets(const kafka_source_batch *b, pipe_progress *p, int32_t *parts,
+                             int64_t *next) {
+    for (int i = 0; i < b->nlast; i++) {
+        parts[i] = b->last[i].partition;
+        next[i] = b->last[i].offset + 1;
+    }
+    int shown = b->nlast < PIPE_PROGRESS_MAX_PARTITIONS ? b->nlast : PIPE_PROGRESS_MAX_PARTITIONS;
+    p->npartitions = shown;
+    for (int i = 0; i < shown; i++) {
+        p->partitions[i] = parts[i];
+        p->end_offsets[i] = next[i];
+        p->start_offsets[i] = -1;
+    }
+    /* First offset read per partition: records of a partition come in
+     * order, so the first one seen is the smallest. */
+    for (size_t r = 0; r < b->count; r++) {
+        int lo = 0, hi = shown - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) / 2;
+            if (p->partitions[mid] == b->records[r].partition) {
+                if (p->start_offsets[mid] < 0) p->start_offsets[mid] = b->records[r].offset;
+                break;
+            }
+            if (p->partitions[mid] < b->records[r].partition)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+    }
+}
+
+static int64_t pe_ms_since(int64_t t0_ns) {
+    return (sd_now_ns() - t0_ns) / 1000000;
+}
+
+/* Derive, drop late rows, dedupe: `out` is initialised here. */
+static sd_status pe_transform(pipe_engine *e, int64_t today, sd_batch *out, pipe_progress *p,
+                              sd_error *err) {
+    sd_status st = pipe_derive_apply(e->plan, &e->decoded, out, err);
+    if (st != SD_OK) return st;
+    if (e->late_col >= 0) {
+        st = pipe_late_filter(out, e->late_col, today - e->cfg->late_days, e->origins, &p->late,
+                              err);
+        if (st != SD_OK) return st;
+    }
+    return pipe_dedupe(out, e->key_col, e->order_col, e->origins, &p->deduplicated, err);
+}
+
+static void pe_report(pipe_engine *e) {
+    const pipe_progress *p = &e->progress;
+    sd_buf line = SD_BUF_INIT;
+    if (e->opts.human) {
+        pipe_progress_format_human(p, &line);
+        fprintf(e->opts.human, "%s\n", sd_buf_cstr(&line));
+        fflush(e->opts.human);
+    }
+    if (e->opts.json) {
+        sd_buf_reset(&line);
+        pipe_progress_format_json(p, &line);
+        fprintf(e->opts.json, "%s\n", sd_buf_cstr(&line));
+        fflush(e->opts.json);
+    }
+    sd_buf_free(&line);
+}
+
+static void pe_add_totals(pipe_engine *e, const pipe_progress *p) {
+    pipe_engine_totals *t = &e->totals;
+    t->batches++;
+    t->input_rows += p->input_rows;
+    t->dead_lettered += p->dead_lettered;
+    t->late += p->late;
+    t->deduplicated += p->deduplicated;
+    t->inserted += p->inserted;
+    t->updated += p->updated;
+    t->unchanged += p->unchanged;
+    if (p->table_version >= 0) t->table_version = p->table_version;
+}
+
+/* Everything after the poll: decode to commit. The source's batch is held
+ * by the caller and released after this returns. */
+static sd_status pe_process(pipe_engine *e, const kafka_source_batch *b, int64_t start_ms,
+                            int64_t t0, int64_t fetch_ms, sd_error *err) {
+    pipe_progress *p = sd_xcalloc(1, sizeof(*p));
+    memcpy(p->run_id, e->run_id, sizeof p->run_id);
+    p->batch_id = e->batch_id;
+    p->timestamp_ms = start_ms;
+    p->topic = e->cfg->topic;
+    p->table = e->cfg->table;
+    p->input_rows = (int64_t)b->count;
+    p->fetch_ms = fetch_ms;
+    p->table_version = -1;
+    int64_t today = pe_today();
+    int32_t *parts = sd_xmalloc(sizeof(int32_t) * (size_t)(b->nlast ? b->nlast : 1));
+    int64_t *next = sd_xmalloc(sizeof(int64_t) * (size_t)(b->nlast ? b->nlast : 1));
+    pe_batch_offsets(b, p, parts, next);
+    sd_batch out;
+    bool have_out = false;
+    int64_t t = sd_now_ns();
+    sd_status st = pe_decode(e, b, p, err);
+    p->decode_ms = pe_ms_since(t);
+    if (st == SD_OK) {
+        t = sd_now_ns();
+        have_out = true;
+        st = pe_transform(e, today, &out, p, err);
+        p->transform_ms = pe_ms_since(t);
+    }
+    if (st == SD_OK) {
+        t = sd_now_ns();
+        st = pe_flush_dead_letters(e, err);
+        p->dead_letter_ms = pe_ms_since(t);
+    }
+    if (st == SD_OK) {
+        t = sd_now_ns();
+        pipe_merge_stats ms;
+        memset(&ms, 0, sizeof ms);
+        ms.version = -1;
+        p->output_rows = (int64_t)out.nrows;
+        st = pipe_merge_commit(e->merge, &out, e->app_prefix, e->cfg->topic, parts, next, b->nlast,
+                               today, &ms, err);
+        p->merge_ms = pe_ms_since(t);
+        p->inserted = ms.inserted;
+        p->updated = ms.updated;
+        p->unchanged = ms.unchanged;
+        p->files_added = ms.files_added;
+        p->files_removed = ms.files_removed;
+        p->bytes_added = ms.bytes_added;
+        p->table_version = ms.version;
+        e->totals.retries += ms.retries;
+    }
+    if (have_out) sd_batch_free(&out);
+    if (st == SD_OK) {
+        p->total_ms = pe_ms_since(t0);
+        double since_prev = e->prev_start_ms ? (double)(start_ms - e->prev_start_ms) / 1000.0 : 0;
+        p->input_rows_per_s = since_prev > 0 ? (double)p->input_rows / since_prev : 0;
+        p->processed_rows_per_s = p->total_ms > 0
+                                      ? (double)p->input_rows * 1000.0 / (double)p->total_ms
+                                      : (double)p->input_rows * 1000.0;
+        e->progress = *p;
+        e->have_progress = true;
+        e->batch_id++;
+        pe_add_totals(e, p);
+        pe_report(e);
+    } else {
+        /* Not committed: nothing of this batch may leak into the next. */
+        sd_buf_reset(&e->dlq_buf);
+    }
+    e->prev_start_ms = start_ms;
+    free(parts);
+    free(next);
+    free(p);
+    return st;
+}
+
+/* A transient failure: drop the source (and what it held), wait with
+ * exponential backoff, and let the next batch reopen it at the table's
+ * offsets. Returns the error when retries are not allowed any longer. */
+static sd_status pe_transient(pipe_engine *e, sd_status st, sd_error *err) {
+    int64_t now = sd_now_ms();
+    if (e->failing_since_ms == 0) e->failing_since_ms = now;
+    if (e->opts.retry_give_up_ms > 0 && now - e->failing_since_ms > e->opts.retry_give_up_ms) {
+        sd_error_prefix(
+            err, "giving up after %lld ms of retries: ", (long long)(now - e->failing_since_ms));
+        return st;
+    }
+    int max = e->opts.max_retry_backoff_ms > 0 ? e->opts.max_retry_backoff_ms : 10000;
+    e->backoff_ms = e->backoff_ms ? e->backoff_ms * 2 : 250;
+    if (e->backoff_ms > max) e->backoff_ms = max;
+    if (e->opts.human) {
+        fprintf(e->opts.human, "streamdelta: %s; retrying in %d ms from the last commit\n",
+                err->msg, e->backoff_ms);
+        fflush(e->opts.human);
+    }
+    kafka_source_free(e->src);
+    e->src = NULL;
+    sd_buf_reset(&e->dlq_buf);
+    e->totals.retries++;
+    sd_error_clear(err);
+    pe_sleep(e, e->backoff_ms);
+    return SD_OK;
+}
+
+/* Wait for the interval trigger's next slot. */
+static void pe_wait_trigger(pipe_engine *e) {
+    if (e->cfg->trigger != PIPE_TRIGGER_INTERVAL) return;
+    int64_t now = sd_now_ms();
+    if (e->next_trigger_ms > now) pe_sleep(e, e->next_trigger_ms - now);
+    e->next_trigger_ms = sd_now_ms() + e->cfg->interval_ms;
+}
+
+sd_status pipe_engine_run_batch(pipe_engine *e, bool *finished, sd_error *err) {
+    *finished = false;
+    if (pe_stopping(e)) {
+        *finished = true;
+        return SD_OK;
+    }
+    pe_wait_trigger(e);
+    if (pe_stopping(e)) {
+        *finished = true;
+        return SD_OK;
+    }
+    sd_status st = SD_OK;
+    if (e->src == NULL) {
+        st = pe_open_source(e, err);
+        if (st != SD_OK) return st == SD_ERR_RETRY ? pe_transient(e, st, err) : st;
+    }
+    int64_t start_ms = sd_now_ms(), t0 = sd_now_ns();
+    kafka_source_batch b;
+    int wait = (int)(e->cfg->max_batch_wait_ms > 0 ? e->cfg->max_batch_wait_ms : 1);
+    st = kafka_source_poll_batch(e->src, (size_t)e->cfg->max_batch_records, wait, &b, err);
+    if (st != SD_OK) return st == SD_ERR_RETRY ? pe_transient(e, st, err) : st;
+    int64_t fetch_ms = pe_ms_since(t0);
+    if (b.count == 0) {
+        kafka_source_release_batch(e->src);
+        *finished = e->cfg->trigger == PIPE_TRIGGER_AVAILABLE_NOW && kafka_source_caught_up(e->src);
+        return SD_OK;
+    }
+    st = pe_process(e, &b, start_ms, t0, fetch_ms, err);
+    kafka_source_release_batch(e->src);
+    if (st == SD_ERR_RETRY || st == SD_ERR_NETWORK) return pe_transient(e, st, err);
+    if (st != SD_OK) return st;
+    e->backoff_ms = 0;
+    e->failing_since_ms = 0;
+    *finished = e->cfg->trigger == PIPE_TRIGGER_AVAILABLE_NOW && kafka_source_caught_up(e->src);
+    return SD_OK;
+}
