@@ -126,6 +126,42 @@ demo: all
 	    --columns c_int,c_double,c_dec18,c_string,c_ts
 	./$(BUILD)/streamdelta parquet cat $(BUILD)/demo/nested.parquet --format jsonl --limit 3
 
+# The replaced Spark job's Makefile targets, as streamdelta commands. Run
+# kafka-up in one terminal; the others find its addresses by themselves.
+TABLE  ?= tables/movie_ratings
+TOPIC  ?= movie.ratings.v1
+EVENTS ?= 100000
+SD      = ./$(BUILD)/streamdelta
+
+.PHONY: setup kafka-up kafka-create-topic kafka-produce-test-events create-sink-table \
+        streaming-app-run show compact-small-files vacuum
+
+setup: all
+
+kafka-up: all
+	$(SD) broker --topic $(TOPIC):6
+
+kafka-create-topic: all
+	$(SD) create-topic --topic $(TOPIC) --partitions 6 --if-not-exists
+
+kafka-produce-test-events: all
+	$(SD) produce --topic $(TOPIC) --count $(EVENTS) --duplicates 10% --updates 10% --late 5%
+
+create-sink-table: all
+	@if [ -d $(TABLE)/_delta_log ]; then echo "$(TABLE) exists"; else $(SD) create-table $(TABLE); fi
+
+streaming-app-run: all
+	$(SD) run --table $(TABLE) --topic $(TOPIC)
+
+show: all
+	$(SD) show $(TABLE)
+
+compact-small-files: all
+	$(SD) optimize $(TABLE)
+
+vacuum: all
+	$(SD) vacuum $(TABLE) --retain 168h
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
