@@ -166,20 +166,9 @@ avro_ocf_reader *avro_ocf_open_memory(const uint8_t *data, size_t len, const cha
 
 avro_ocf_reader *avro_ocf_open(const char *path, const avro_schema *reader,
                                const avro_decode_opts *opts, sd_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        sd_error_set(err, SD_ERR_IO, "%s: cannot open: %m", path);
-        return NULL;
-    }
     sd_buf b = SD_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) sd_buf_append(&b, chunk, n);
-    bool bad = ferror(fp);
-    fclose(fp);
-    if (bad) {
+    if (sd_read_file(path, &b, err) != SD_OK) {
         sd_buf_free(&b);
-        sd_error_set(err, SD_ERR_IO, "%s: read failed", path);
         return NULL;
     }
     avro_ocf_reader *r =

@@ -30,23 +30,6 @@ static void cli_avro_help(FILE *out) {
             "exit codes: 0 ok, 1 the file is unreadable or corrupt, 2 bad usage\n");
 }
 
-/* The whole of a small file (a reader schema), NUL-terminated. */
-static char *cli_read_text(const char *path, size_t *len, sd_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        sd_error_set(err, SD_ERR_IO, "%s: cannot open", path);
-        return NULL;
-    }
-    sd_buf b = SD_BUF_INIT;
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) sd_buf_append(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    sd_buf_cstr(&b);
-    return (char *)b.data;
-}
-
 static int cli_avro_schema(const char *path) {
     sd_error err = {0};
     avro_ocf_reader *r = avro_ocf_open(path, NULL, NULL, &err);
@@ -71,11 +54,10 @@ static int cli_avro_cat(const char *path, const char *reader_path, cli_format_ki
     sd_error err = {0};
     avro_schema *reader = NULL;
     if (reader_path != NULL) {
-        size_t len = 0;
-        char *text = cli_read_text(reader_path, &len, &err);
-        if (text == NULL) return cli_fail(&err);
-        reader = avro_schema_parse(text, len, &err);
-        free(text);
+        sd_buf text = SD_BUF_INIT;
+        if (sd_read_file(reader_path, &text, &err) == SD_OK)
+            reader = avro_schema_parse((const char *)text.data, text.len, &err);
+        sd_buf_free(&text);
         if (reader == NULL) {
             sd_error_prefix(&err, "%s: ", reader_path);
             return cli_fail(&err);

@@ -97,16 +97,11 @@ static avro_schema *consume_reader_schema(const consume_args *a, avro_registry *
     char *text = NULL;
     size_t len = 0;
     if (a->reader_path != NULL) {
-        FILE *f = fopen(a->reader_path, "rb");
-        if (f == NULL) {
-            sd_error_set(err, SD_ERR_IO, "%s: cannot open", a->reader_path);
+        sd_buf b = SD_BUF_INIT;
+        if (sd_read_file(a->reader_path, &b, err) != SD_OK) {
+            sd_buf_free(&b);
             return NULL;
         }
-        sd_buf b = SD_BUF_INIT;
-        char chunk[8192];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) sd_buf_append(&b, chunk, n);
-        fclose(f);
         len = b.len;
         text = (char *)b.data;
     } else {

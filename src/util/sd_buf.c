@@ -1,6 +1,7 @@
 /*
  * sd_buf.c - growable byte buffer used for pages, JSON, text output.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +69,19 @@ const char *sd_buf_cstr(sd_buf *b) {
     sd_buf_reserve(b, 1);
     b->data[b->len] = '\0';
     return (const char *)b->data;
+}
+
+sd_status sd_read_file(const char *path, sd_buf *out, sd_error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return sd_error_set(err, errno == ENOENT ? SD_ERR_NOT_FOUND : SD_ERR_IO,
+                            "%s: cannot open: %s", path, strerror(errno));
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) sd_buf_append(out, chunk, n);
+    bool bad = ferror(fp) != 0;
+    fclose(fp);
+    if (bad) return sd_error_set(err, SD_ERR_IO, "%s: read failed", path);
+    sd_buf_cstr(out);
+    return SD_OK;
 }

@@ -359,6 +359,10 @@ void sd_format_decimal(__int128 unscaled, int scale, sd_buf *out);
  * lowercase hex, booleans true/false, null as "null"). */
 void sd_format_value(const sd_value *v, sd_buf *out);
 
+/* Append the whole of the file at `path` to `out` (NUL-terminated past its
+ * length, see sd_buf_cstr). SD_ERR_NOT_FOUND / SD_ERR_IO naming the path. */
+sd_status sd_read_file(const char *path, sd_buf *out, sd_error *err);
+
 /* Monotonic clock in nanoseconds, and wall clock in milliseconds. */
 int64_t sd_now_ns(void);
 int64_t sd_now_ms(void);
