@@ -81,6 +81,10 @@ $(BUILD)/pq_bench: bench/pq_bench.c $(BUILD)/libstreamdelta.a
 $(BUILD)/maint_bench: bench/maint_bench.c $(BUILD)/libstreamdelta.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libstreamdelta.a $(LDLIBS)
 
+# Writes the tables of the Delta benchmark and times the snapshot load.
+$(BUILD)/delta_bench: bench/delta_bench.c $(BUILD)/libstreamdelta.a
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libstreamdelta.a $(LDLIBS)
+
 test: all
 	@bash scripts/run-tests.sh $(BUILD)
 

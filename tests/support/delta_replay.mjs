@@ -32,6 +32,8 @@
 // structs and maps (keyed by the key's text) as JSON.
 import { DuckDBInstance } from './node_modules/@duckdb/node-api/lib/index.js';
 import * as V from './node_modules/@duckdb/node-api/lib/values/index.js';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
 const ident = (s) => `"${String(s).replaceAll('"', '""')}"`;
@@ -133,7 +135,7 @@ async function all(con, sql) {
 }
 
 // Step 1: commit versions and the checkpoint to start from.
-async function logFiles(con, table, version) {
+export async function logFiles(con, table, version) {
     const log = `${table}/_delta_log`;
     const commits = await all(con, `
         SELECT CAST(regexp_extract(file, '(\\d{20})\\.json$', 1) AS BIGINT) AS v, file
@@ -169,7 +171,7 @@ async function logFiles(con, table, version) {
 
 // Steps 2-3: the actions and the reconciliation, as a temp table `live`
 // plus the newest metaData and protocol.
-async function replayLog(con, table, lf) {
+export async function replayLog(con, table, lf) {
     const parts = [];
     if (lf.checkpoint) {
         const list = '[' + lf.checkpoint.files.items.map(q).join(',') + ']';
@@ -261,16 +263,19 @@ async function describe(con, file) {
     return JSON.stringify({ file, columns: cols.map((c) => ({ name: c.column_name, type: c.column_type })) });
 }
 
-const args = process.argv.slice(2);
+// Run as a script (not when imported, e.g. by bench/duckdb_delta.mjs,
+// which reuses logFiles and replayLog).
+const isMain = process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+const args = isMain ? process.argv.slice(2) : [];
 const describeMode = args[0] === '--describe';
 const items = describeMode ? args.slice(1) : args;
-if (!items.length) {
+if (isMain && !items.length) {
     console.error('usage: delta_replay.mjs TABLE[@VERSION]... | --describe FILE...');
     process.exit(2);
 }
-const inst = await DuckDBInstance.create(':memory:');
-const con = await inst.connect();
-await con.run("SET threads = 1; SET TimeZone = 'UTC'");
+const inst = isMain ? await DuckDBInstance.create(':memory:') : null;
+const con = isMain ? await inst.connect() : null;
+if (isMain) await con.run("SET threads = 1; SET TimeZone = 'UTC'");
 for (const item of items) {
     let line;
     try {
