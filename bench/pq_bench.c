@@ -150,22 +150,55 @@ typedef struct bench_agg {
     int64_t max_date;
 } bench_agg;
 
+/* The first 16 bytes of a string as a big-endian number (zero-padded), so
+ * that comparing two prefixes as integers orders them as memcmp would. 16,
+ * not 8: the benchmark's user and movie ids share their first 9 bytes. */
+typedef unsigned __int128 bench_u128;
+
+static inline bench_u128 bench_prefix(const uint8_t *p, size_t len) {
+    uint64_t w[2] = {0, 0};
+    if (len >= 16)
+        memcpy(w, p, 16); /* constant size: two loads, no call */
+    else
+        memcpy(w, p, len);
+    return (bench_u128)__builtin_bswap64(w[0]) << 64 | __builtin_bswap64(w[1]);
+}
+
+/* Bytewise comparison of two strings, shorter first on a tie. */
+static int bench_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb) {
+    int cmp = memcmp(a, b, la < lb ? la : lb);
+    return cmp ? cmp : (la > lb) - (la < lb);
+}
+
 /* min (want -1) or max (want 1) of a string column: compare in place,
- * copy the winner once per batch. */
+ * copy the winner once per batch. The running best's 16-byte prefix decides
+ * almost every comparison without a memcmp call (as DuckDB's inlined string
+ * prefixes do); equal prefixes fall back to the full comparison. On 2M
+ * 36-byte ids (random, and the user-id shape) this took one column's
+ * aggregate from ~22-26 ms to ~10-15 ms of CPU. */
 static void bench_agg_string(const sd_column *c, sd_value *best, int want) {
     const uint8_t *data = c->data.data;
     const int64_t *off = c->offsets;
     size_t bi = SIZE_MAX;
+    bench_u128 bp = 0;
     for (size_t r = 0; r < c->len; r++) {
         if (!sd_column_is_valid(c, r)) continue;
+        size_t la = (size_t)(off[r + 1] - off[r]);
+        bench_u128 ap = bench_prefix(data + off[r], la);
         if (bi == SIZE_MAX) {
             bi = r;
+            bp = ap;
             continue;
         }
-        size_t la = (size_t)(off[r + 1] - off[r]), lb = (size_t)(off[bi + 1] - off[bi]);
-        int cmp = memcmp(data + off[r], data + off[bi], la < lb ? la : lb);
-        if (cmp == 0) cmp = (la > lb) - (la < lb);
-        if (cmp * want > 0) bi = r;
+        int cmp = (ap > bp) - (ap < bp);
+        if (cmp == 0) {
+            size_t lb = (size_t)(off[bi + 1] - off[bi]);
+            cmp = bench_cmp(data + off[r], la, data + off[bi], lb);
+        }
+        if (cmp * want > 0) {
+            bi = r;
+            bp = ap;
+        }
     }
     if (bi == SIZE_MAX) return;
     sd_value v = sd_column_get(c, bi);
@@ -189,6 +222,14 @@ static void bench_agg_batch(const sd_batch *b, bench_agg *a) {
         a->sum_ts += ts[r];
         if (date[r] > a->max_date) a->max_date = date[r];
     }
+}
+
+/* A string aggregate for printing ("" when null). */
+static int bench_len(const sd_value *v) {
+    return v->is_null ? 0 : (int)v->u.s.len;
+}
+static const char *bench_str(const sd_value *v) {
+    return v->is_null ? "" : (const char *)v->u.s.ptr;
 }
 
 static int bench_read(const char *path) {
@@ -216,8 +257,12 @@ static int bench_read(const char *path) {
     sd_batch_free(&b);
     pq_file_close(f);
     double secs = (double)(sd_now_ns() - t0) / 1e9;
-    printf("read %ld %.3f approved=%ld max_date=%lld\n", rows, secs, agg.approved,
-           (long long)agg.max_date);
+    /* The string extremes too, to check the aggregate against DuckDB's. */
+    printf("read %ld %.3f approved=%ld max_date=%lld min_event=%.*s max_user=%.*s "
+           "max_movie=%.*s\n",
+           rows, secs, agg.approved, (long long)agg.max_date, bench_len(&agg.min_event),
+           bench_str(&agg.min_event), bench_len(&agg.max_user), bench_str(&agg.max_user),
+           bench_len(&agg.max_movie), bench_str(&agg.max_movie));
     sd_value_clear(&agg.min_event);
     sd_value_clear(&agg.max_user);
     sd_value_clear(&agg.max_movie);

@@ -139,5 +139,9 @@ void pq_spread(sd_column *col, size_t ndense, const uint8_t *valid, size_t n);
 const pq_file_meta *pq_file_meta_of(const pq_file *f);
 const pq_schema_info *pq_file_schema_info(const pq_file *f);
 const char *pq_file_name(const pq_file *f);
+/* Row groups whose projected chunks hold at least `bytes` uncompressed
+ * bytes are decoded on two threads (default 4 MiB); tests lower it to run
+ * the threaded path on small files, or raise it to turn threads off. */
+void pq_file_set_thread_min_bytes(pq_file *f, int64_t bytes);
 
 #endif /* SD_PQ_READER_INTERNAL_H */
