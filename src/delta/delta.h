@@ -338,6 +338,68 @@ sd_status delta_dv_load(const char *table_path, const delta_dv_descriptor *dv, d
 void delta_dv_unique_id(const delta_dv_descriptor *dv, sd_buf *out);
 
 /* ------------------------------------------------------------------------ */
+/* Writing deletion vectors (delta_dv_write.c)                               */
+/* ------------------------------------------------------------------------ */
+
+/* Append Z85 text of `len` bytes (a multiple of 4, the Z85 rule). */
+void delta_z85_encode(const uint8_t *data, size_t len, sd_buf *out);
+
+/* Append the serialized DV data of the strictly ascending row indexes
+ * rows[0..n): Delta's magic number, then the portable 64-bit
+ * RoaringBitmapArray (array containers for sparse blocks, bitmap
+ * containers for dense ones, run containers where they are smaller, as
+ * RoaringBitmap's runOptimize chooses). SD_ERR_ARG when the rows are not
+ * strictly ascending or a row is >= 2^63. */
+sd_status delta_dv_encode_bitmap(const uint64_t *rows, size_t n, sd_buf *out, sd_error *err);
+
+/* Write the rows (any order, duplicates allowed) as a new DV file
+ * <table>/deletion_vector_<uuid>.bin (version byte 1, big-endian size,
+ * data, big-endian CRC-32) and fill *out with its descriptor: storage type
+ * 'u', offset 1. out->path_or_inline_dv is allocated: release it with
+ * delta_dv_descriptor_clear(). SD_ERR_IO naming the file. */
+sd_status delta_dv_write(const char *table_path, const uint64_t *rows, size_t n,
+                         delta_dv_descriptor *out, sd_error *err);
+
+/* The same as an inline descriptor (storage type 'i', no offset): for
+ * small sets, no file is written. */
+sd_status delta_dv_inline(const uint64_t *rows, size_t n, delta_dv_descriptor *out, sd_error *err);
+
+/* Free the text a descriptor made by delta_dv_write/inline owns. */
+void delta_dv_descriptor_clear(delta_dv_descriptor *dv);
+
+/* Absolute path of the file of a 'u' or 'p' descriptor (caller frees), or
+ * NULL with an error for an inline or malformed one. */
+char *delta_dv_file_path(const char *table_path, const delta_dv_descriptor *dv, sd_error *err);
+
+/* Does the table's protocol allow deletion vectors (writer feature
+ * deletionVectors), and do its properties ask for them
+ * (delta.enableDeletionVectors=true)? */
+bool delta_snapshot_dv_supported(const delta_snapshot *s);
+bool delta_snapshot_dv_enabled(const delta_snapshot *s);
+
+typedef struct delta_transaction delta_transaction;
+
+/* Mark rows (physical row indexes, any order) of the live file `file` of
+ * snapshot `s` deleted in transaction `t` (begun on `s`): writes a DV file
+ * holding the union of the file's current DV and `rows`, then stages a
+ * remove of the file (dataChange=true, with its old DV) and an add of the
+ * same path with the new DV (stats kept, tightBounds=false). Nothing is
+ * staged when every row is already deleted. *newly_deleted (if not NULL)
+ * receives the number of rows this call deleted; *written (if not NULL) a
+ * copy of the new descriptor (storage_type 0 when nothing was written;
+ * release with delta_dv_descriptor_clear), so that a caller whose commit
+ * fails can delete the DV file (delta_dv_file_path). SD_ERR_UNSUPPORTED when
+ * the table's protocol lacks the deletionVectors writer feature; SD_ERR_ARG
+ * when a row is past the file's numRecords (or the add has no numRecords,
+ * which a DV requires). Mark all rows of one file in one call: a second
+ * call for the same file in the same transaction would stage a second
+ * add. */
+sd_status delta_transaction_delete_rows(delta_transaction *t, const delta_snapshot *s,
+                                        const delta_file *file, const uint64_t *rows, size_t n,
+                                        int64_t *newly_deleted, delta_dv_descriptor *written,
+                                        sd_error *err);
+
+/* ------------------------------------------------------------------------ */
 /* Scans                                                                     */
 /* ------------------------------------------------------------------------ */
 
@@ -442,8 +504,12 @@ sd_status delta_transaction_commit(delta_transaction *t, int max_retries, int64_
 
 /* Create a table at `path` (directories created as needed): version 0 with
  * commitInfo (CREATE TABLE), protocol (1,2) - (3,7) with timestampNtz when
- * the schema has timestamp_ntz columns - and metaData (a new random id,
- * schemaString, partitionColumns, configuration, createdTime).
+ * the schema has timestamp_ntz columns, and with deletionVectors (reader
+ * and writer feature) when the configuration has
+ * delta.enableDeletionVectors=true; a (3,7) table's writer features also
+ * list appendOnly and invariants, which version 2 implied - and metaData
+ * (a new random id, schemaString, partitionColumns, configuration,
+ * createdTime).
  * SD_ERR_EXISTS if the table already has a version 0; SD_ERR_ARG when a
  * partition column is not a top-level primitive column of the schema. */
 sd_status delta_table_create(const char *path, const sd_schema *schema,

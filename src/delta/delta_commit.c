@@ -581,12 +581,21 @@ sd_status delta_table_create(const char *path, const sd_schema *schema,
     sd_status st = mkdir_p(log_dir, err);
 
     delta_action proto = {.kind = DELTA_ACTION_PROTOCOL}, meta = {.kind = DELTA_ACTION_METADATA};
-    const char *ntz[] = {"timestampNtz"};
     proto.u.protocol.min_reader_version = 1;
     proto.u.protocol.min_writer_version = 2;
-    if (schema_has_kind(schema, SD_TIMESTAMP_NTZ)) {
-        proto.u.protocol = (delta_protocol){3, 7, 1, ntz, 1, ntz};
-    }
+    /* Table features (reader 3 / writer 7) only when a feature is needed:
+     * timestampNtz columns, or deletion vectors asked for by property. The
+     * writer list keeps what writer version 2 implied (appendOnly,
+     * invariants): Delta counts NOT NULL columns as invariants in use and
+     * refuses a table whose protocol lacks the feature. */
+    const char *features[4] = {"appendOnly", "invariants"};
+    size_t nfeatures = 2;
+    const char *dv =
+        configuration ? delta_map_get(configuration, "delta.enableDeletionVectors", NULL) : NULL;
+    if (dv != NULL && strcmp(dv, "true") == 0) features[nfeatures++] = "deletionVectors";
+    if (schema_has_kind(schema, SD_TIMESTAMP_NTZ)) features[nfeatures++] = "timestampNtz";
+    if (nfeatures > 2)
+        proto.u.protocol = (delta_protocol){3, 7, nfeatures - 2, features + 2, nfeatures, features};
     char id[37];
     random_uuid(id);
     delta_metadata *m = &meta.u.metadata;

@@ -276,6 +276,15 @@ static char *dv_file_path(const char *table_path, const delta_dv_descriptor *dv,
     return sd_xasprintf("%s/%.*s/deletion_vector_%s.bin", table_path, (int)plen, s, hex);
 }
 
+char *delta_dv_file_path(const char *table_path, const delta_dv_descriptor *dv, sd_error *err) {
+    if (dv->storage_type != 'u' && dv->storage_type != 'p') {
+        sd_error_set(err, SD_ERR_ARG, "deletion vector of storage type '%c' has no file",
+                     dv->storage_type ? dv->storage_type : '?');
+        return NULL;
+    }
+    return dv_file_path(table_path, dv, err);
+}
+
 sd_status delta_dv_load(const char *table_path, const delta_dv_descriptor *dv, delta_rowset *out,
                         sd_error *err) {
     memset(out, 0, sizeof(*out));

@@ -204,8 +204,11 @@ static sd_status pe_open_table(pipe_engine *e, sd_error *err) {
     if (err->code != SD_ERR_NOT_FOUND) return err->code;
     sd_error_clear(err);
     const char *parts[1] = {cfg->partition_by};
+    /* sink.deletion_vectors: a new table gets the feature it needs. */
+    delta_kv dv = {"delta.enableDeletionVectors", "true"};
+    delta_map props = {cfg->deletion_vectors ? 1 : 0, &dv};
     sd_status st = delta_table_create(cfg->table, e->plan->output, parts,
-                                      cfg->partition_by[0] ? 1 : 0, NULL, err);
+                                      cfg->partition_by[0] ? 1 : 0, &props, err);
     if (st != SD_OK && st != SD_ERR_EXISTS) {
         sd_error_prefix(err, "creating the table %s: ", cfg->table);
         return st;

@@ -1,8 +1,11 @@
 /*
  * pipe_merge.c - the MERGE step of a micro-batch (DESIGN.md "The default
  * pipeline", steps 5 and 6): upsert a deduplicated batch into the Delta
- * table on the key column, copy-on-write, and record the consumed Kafka
- * offsets as txn actions in the same commit.
+ * table on the key column, copy-on-write - or, when the table has
+ * delta.enableDeletionVectors=true (or sink.deletion_vectors asks for it
+ * on a table that supports them), by marking the replaced rows deleted
+ * with a deletion vector and appending the new rows - and record the
+ * consumed Kafka offsets as txn actions in the same commit.
  *
  * Pieces, top to bottom:
  *  - the key index: one open-addressing hash table from key bytes to
@@ -393,7 +396,9 @@ struct pipe_merge {
     mg_file *files;
     size_t nfiles;
     mk_index ix;
-    bool stale; /* index lost (a failed sync): rebuild before the next merge */
+    bool stale;  /* index lost (a failed sync): rebuild before the next merge */
+    bool cfg_dv; /* sink.deletion_vectors */
+    bool use_dv; /* this attempt marks replaced rows with deletion vectors */
 };
 
 /* A new data file being built: the rows of one partition. */
@@ -407,6 +412,14 @@ typedef struct mg_out {
     int64_t size;
 } mg_out;
 
+/* Rows of one stored file to mark deleted (deletion-vector mode): row
+ * numbers among the file's live rows, ascending. */
+typedef struct mg_dv_rows {
+    const delta_file *df;
+    uint32_t *rows;
+    size_t n;
+} mg_dv_rows;
+
 /* Everything one merge attempt built; freed (and its files deleted unless
  * committed) by mg_plan_free. */
 typedef struct mg_plan {
@@ -414,6 +427,10 @@ typedef struct mg_plan {
     size_t nouts;
     const delta_file **removed;
     size_t nremoved;
+    mg_dv_rows *dvs;
+    size_t ndvs;
+    char **dv_files; /* DV files written (deleted unless committed) */
+    size_t ndv_files;
     int64_t inserted, updated, unchanged;
     int64_t bytes_added, bytes_removed;
 } mg_plan;
@@ -430,6 +447,13 @@ static void mg_plan_free(mg_plan *p, bool keep_files) {
     }
     free(p->outs);
     free(p->removed);
+    for (size_t i = 0; i < p->ndvs; i++) free(p->dvs[i].rows);
+    free(p->dvs);
+    for (size_t i = 0; i < p->ndv_files; i++) {
+        if (!keep_files) unlink(p->dv_files[i]);
+        free(p->dv_files[i]);
+    }
+    free(p->dv_files);
     memset(p, 0, sizeof(*p));
 }
 
@@ -705,11 +729,19 @@ pipe_merge *pipe_merge_open(const pipe_config *cfg, const sd_schema *schema, int
     m->table = sd_xstrdup(cfg->table);
     m->snap = snap;
     m->late_days = cfg->late_days;
+    m->cfg_dv = cfg->deletion_vectors;
     m->schema = sd_schema_new();
     sd_type_clear(m->schema);
     sd_type_copy(m->schema, delta_snapshot_schema(snap));
     sd_status st = delta_features_check_write(delta_snapshot_protocol(snap),
                                               delta_snapshot_metadata(snap), err);
+    if (st == SD_OK && m->cfg_dv && !delta_snapshot_dv_supported(snap))
+        st = sd_error_set(err, SD_ERR_UNSUPPORTED,
+                          "table %s does not support deletion vectors (sink.deletion_vectors = "
+                          "true): its protocol lacks the deletionVectors feature; create it with "
+                          "the property delta.enableDeletionVectors=true, or set "
+                          "sink.deletion_vectors = false",
+                          m->table);
     if (st == SD_OK) st = mg_check_schema(m->schema, schema, m->table, err);
     if (st == SD_OK) st = mg_setup_columns(m, cfg, err);
     if (st == SD_OK) {
@@ -843,18 +875,25 @@ static sd_status mg_read_file(pipe_merge *m, uint32_t f, sd_batch **out, size_t 
 static sd_status mg_rewrite_file(pipe_merge *m, mg_plan *p, const sd_batch *rows, uint8_t *act,
                                  const mg_hit *hits, size_t nh, sd_error *err) {
     uint32_t f = hits[0].file;
-    sd_batch *bs;
-    size_t nb;
-    sd_status st = mg_read_file(m, f, &bs, &nb, err);
+    /* With deletion vectors the file is read only to compare equal-order
+     * candidates; the replaced rows' numbers are all the DV needs. */
+    bool need_read = !m->use_dv;
+    for (size_t h = 0; h < nh; h++) need_read |= act[hits[h].in] == MG_CHECK;
+    sd_batch *bs = NULL;
+    size_t nb = 0;
+    sd_status st = need_read ? mg_read_file(m, f, &bs, &nb, err) : SD_OK;
     size_t bi = 0, base = 0;
     bool replace = false;
     uint8_t *drop = NULL;
+    uint32_t *dv_rows = NULL;
+    size_t ndv = 0;
     size_t total = 0;
     for (size_t i = 0; i < nb; i++) total += bs[i].nrows;
-    if (st == SD_OK) drop = sd_xcalloc(total ? total : 1, 1);
+    if (st == SD_OK && m->use_dv) dv_rows = sd_xmalloc(nh * sizeof(uint32_t));
+    if (st == SD_OK && !m->use_dv) drop = sd_xcalloc(total ? total : 1, 1);
     for (size_t h = 0; st == SD_OK && h < nh; h++) {
         while (bi < nb && hits[h].row >= base + bs[bi].nrows) base += bs[bi++].nrows;
-        if (bi == nb) {
+        if (need_read && bi == nb) {
             st = sd_error_set(err, SD_ERR_INTERNAL,
                               "%s: the merge index points at row %u of %s, which has %zu rows; "
                               "the file changed behind the index",
@@ -866,11 +905,18 @@ static sd_status mg_rewrite_file(pipe_merge *m, mg_plan *p, const sd_batch *rows
         if (act[in] == MG_CHECK)
             act[in] = mg_row_equal(&bs[bi], hits[h].row - base, rows, in) ? MG_SKIP : MG_UPDATE;
         if (act[in] == MG_UPDATE) {
-            drop[hits[h].row] = 1;
+            if (m->use_dv)
+                dv_rows[ndv++] = hits[h].row; /* hits are sorted by row */
+            else
+                drop[hits[h].row] = 1;
             replace = true;
         }
     }
-    if (st == SD_OK && replace) {
+    if (st == SD_OK && replace && m->use_dv) {
+        p->dvs = sd_xrealloc(p->dvs, (p->ndvs + 1) * sizeof(*p->dvs));
+        p->dvs[p->ndvs++] = (mg_dv_rows){m->files[f].df, dv_rows, ndv};
+        dv_rows = NULL;
+    } else if (st == SD_OK && replace) {
         mg_out *o = mg_out_for(m, p, &m->files[f].df->partition_values[0]);
         size_t row = 0;
         for (size_t i = 0; i < nb; i++)
@@ -881,8 +927,52 @@ static sd_status mg_rewrite_file(pipe_merge *m, mg_plan *p, const sd_batch *rows
         p->bytes_removed += m->files[f].df->add->size;
     }
     free(drop);
+    free(dv_rows);
     for (size_t i = 0; i < nb; i++) sd_batch_free(&bs[i]);
     free(bs);
+    return st;
+}
+
+/* Stage the deletion vector of one file: its live row numbers become
+ * physical row indexes by stepping over the rows its current DV already
+ * deletes (both ascending), then the file's DV is replaced by the union. */
+static sd_status mg_stage_dv(const pipe_merge *m, delta_transaction *t, mg_plan *p,
+                             const mg_dv_rows *d, sd_error *err) {
+    delta_rowset cur = {0};
+    if (d->df->add->has_dv) {
+        sd_status st = delta_dv_load(m->table, &d->df->add->dv, &cur, err);
+        if (st != SD_OK) return st;
+    }
+    uint64_t *phys = sd_xmalloc((d->n ? d->n : 1) * sizeof(uint64_t));
+    size_t j = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        uint64_t pr = (uint64_t)d->rows[i] + j;
+        while (j < cur.count && cur.rows[j] <= pr) {
+            j++;
+            pr++;
+        }
+        phys[i] = pr;
+    }
+    delta_rowset_free(&cur);
+    int64_t newly = 0;
+    delta_dv_descriptor written;
+    sd_status st =
+        delta_transaction_delete_rows(t, m->snap, d->df, phys, d->n, &newly, &written, err);
+    if (written.storage_type != 0) {
+        /* Remember the file so that a failed commit leaves no orphan. */
+        char *path = delta_dv_file_path(m->table, &written, NULL);
+        if (path != NULL) {
+            p->dv_files = sd_xrealloc(p->dv_files, (p->ndv_files + 1) * sizeof(char *));
+            p->dv_files[p->ndv_files++] = path;
+        }
+        delta_dv_descriptor_clear(&written);
+    }
+    if (st == SD_OK && newly != (int64_t)d->n)
+        st = sd_error_set(err, SD_ERR_INTERNAL,
+                          "%s: the merge index points at rows of %s that are already deleted; "
+                          "the file changed behind the index",
+                          m->table, d->df->add->path);
+    free(phys);
     return st;
 }
 
@@ -1028,11 +1118,12 @@ static void mg_commit_info(const pipe_merge *m, delta_transaction *t, const mg_p
                    "\"numTargetRowsCopied\":\"%lld\",\"numOutputRows\":\"%lld\","
                    "\"numTargetFilesAdded\":\"%zu\",\"numTargetFilesRemoved\":\"%zu\","
                    "\"numTargetBytesAdded\":\"%lld\",\"numTargetBytesRemoved\":\"%lld\","
-                   "\"numAddedFiles\":\"%zu\",\"numRemovedFiles\":\"%zu\"}",
+                   "\"numAddedFiles\":\"%zu\",\"numRemovedFiles\":\"%zu\","
+                   "\"numTargetDeletionVectorsAdded\":\"%zu\"}",
                    (long long)nrows, (long long)p->inserted, (long long)p->updated,
                    (long long)(out_rows - p->inserted - p->updated), (long long)out_rows, p->nouts,
                    p->nremoved, (long long)bytes_added, (long long)p->bytes_removed, p->nouts,
-                   p->nremoved);
+                   p->nremoved, p->ndvs);
     delta_transaction_set_operation_parameters(t, sd_buf_cstr(&params));
     delta_transaction_set_operation_metrics(t, sd_buf_cstr(&metrics));
     sd_buf_free(&params);
@@ -1067,6 +1158,9 @@ typedef struct mg_offsets {
 /* Plan, write and commit one merge against m->snap. */
 static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offsets *off,
                             bool offsets_moved, mg_plan *p, int64_t *version, sd_error *err) {
+    /* Decided per attempt: a retry may see a newer protocol or property. */
+    m->use_dv =
+        delta_snapshot_dv_supported(m->snap) && (m->cfg_dv || delta_snapshot_dv_enabled(m->snap));
     uint8_t *act = sd_xmalloc(rows->nrows ? rows->nrows : 1);
     mg_hit *hits;
     size_t nhits;
@@ -1094,14 +1188,15 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
     free(act);
     if (st != SD_OK) return st;
     *version = -1;
-    if (p->nouts == 0 && p->nremoved == 0 && !offsets_moved) return SD_OK;
-    bool merge = p->nouts > 0 || p->nremoved > 0;
+    if (p->nouts == 0 && p->nremoved == 0 && p->ndvs == 0 && !offsets_moved) return SD_OK;
+    bool merge = p->nouts > 0 || p->nremoved > 0 || p->ndvs > 0;
     delta_transaction *t = delta_transaction_begin(m->snap, merge ? "MERGE" : "STREAMING UPDATE");
     for (size_t i = 0; st == SD_OK && i < p->nouts; i++) {
         st = mg_write_out(m, &p->outs[i], t, err);
         if (st == SD_OK) p->bytes_added += p->outs[i].size;
     }
     for (size_t i = 0; i < p->nremoved; i++) delta_transaction_remove(t, p->removed[i], true);
+    for (size_t i = 0; st == SD_OK && i < p->ndvs; i++) st = mg_stage_dv(m, t, p, &p->dvs[i], err);
     for (int i = 0; i < off->n; i++) {
         char *app = mg_app_id(off->app_prefix, off->topic, off->partitions[i]);
         delta_transaction_set_app_version(t, app, off->next[i]);

@@ -23,11 +23,19 @@
  *       the same snapshot: two remove that file, one appends. Commits them in
  *       that order; the second must fail with a conflict and the append must
  *       retry and succeed.
+ *   delta_gen dv TABLE [--commits N] [--rows R] [--partitioned]
+ *                      [--checkpoint-interval K] [--seed S]
+ *       Creates TABLE as `write` does, with delta.enableDeletionVectors=true,
+ *       then N commits: odd ones add two files of R rows, even ones mark
+ *       random rows of one or two live files deleted with deletion vectors
+ *       (a file hit twice gets the union); every fourth also removes a
+ *       whole live file.
  *
  * Output: one JSON object per line. write/append print per commit
  *   {"version":V,"add":[{"path":P,"rows":R,"first_id":I,"day":D|null}],
  *    "remove":[P],"checkpoint":bool}
- * (paths as logged); conflict prints one line per transaction:
+ * (paths as logged); dv adds "delete":[{"path":P,"rows":[physical row
+ * indexes newly deleted]}]; conflict prints one line per transaction:
  *   {"txn":NAME,"status":"ok"|"conflict"|"error","version":V,"error":MSG}
  * Values of row `id` are functions of id and the seed (see gen_row), so a
  * test can recompute every row from the printed first ids and row counts.
@@ -453,6 +461,127 @@ static int gen_cmd_conflict(const gen_opts *o) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* dv (deletion vectors)                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* Mark about a quarter of the rows of `file` deleted (random, some already
+ * deleted ones among them) and log {"path":P,"rows":[newly deleted]}. */
+static sd_status gen_dv_delete(const delta_snapshot *snap, const delta_file *file,
+                               delta_transaction *t, uint64_t *rng, sd_buf *log, sd_error *err) {
+    int64_t nrec = 0;
+    const char *nr = file->add->stats ? strstr(file->add->stats, "\"numRecords\":") : NULL;
+    if (nr != NULL) nrec = strtoll(nr + strlen("\"numRecords\":"), NULL, 10);
+    if (nrec <= 0) return sd_error_set(err, SD_ERR_ARG, "%s has no numRecords", file->add->path);
+    size_t n = (size_t)(nrec / 4 + 1);
+    uint64_t *rows = sd_xmalloc(n * sizeof(uint64_t));
+    for (size_t i = 0; i < n; i++) rows[i] = gen_rand(rng) % (uint64_t)nrec;
+    /* Which are new: the file's current DV, read back as the reader does. */
+    delta_rowset cur = {0};
+    sd_status st = SD_OK;
+    if (file->add->has_dv)
+        st = delta_dv_load(delta_snapshot_table_path(snap), &file->add->dv, &cur, err);
+    if (st == SD_OK) st = delta_transaction_delete_rows(t, snap, file, rows, n, NULL, NULL, err);
+    if (st == SD_OK) {
+        sd_buf_appendf(log, "%s{\"path\":", log->len ? "," : "");
+        sd_json_append_string(log, file->add->path, strlen(file->add->path));
+        sd_buf_append_str(log, ",\"rows\":[");
+        bool first = true;
+        for (size_t i = 0; i < n; i++) {
+            bool dup = delta_rowset_contains(&cur, rows[i]);
+            for (size_t k = 0; !dup && k < i; k++) dup = rows[k] == rows[i];
+            if (dup) continue;
+            sd_buf_appendf(log, "%s%llu", first ? "" : ",", (unsigned long long)rows[i]);
+            first = false;
+        }
+        sd_buf_append_str(log, "]}");
+    }
+    delta_rowset_free(&cur);
+    free(rows);
+    return st;
+}
+
+static int gen_cmd_dv(const gen_opts *o) {
+    sd_error err = {0};
+    sd_schema *schema = gen_write_schema();
+    char cp_interval[32];
+    snprintf(cp_interval, sizeof(cp_interval), "%d",
+             o->checkpoint_interval > 0 ? o->checkpoint_interval : 1000000);
+    delta_kv conf_kv[2] = {{"delta.checkpointInterval", cp_interval},
+                           {"delta.enableDeletionVectors", "true"}};
+    delta_map conf = {2, conf_kv};
+    const char *parts[] = {"day"};
+    if (delta_table_create(o->table, schema, parts, o->partitioned ? 1 : 0, &conf, &err) != SD_OK) {
+        sd_schema_free(schema);
+        return gen_fail(o->table, &err);
+    }
+    printf("{\"version\":0,\"add\":[],\"remove\":[],\"delete\":[],\"checkpoint\":false}\n");
+    sd_schema *file_schema = gen_write_schema();
+    if (o->partitioned) {
+        sd_field *last = &file_schema->children[file_schema->nchildren - 1];
+        free(last->name);
+        sd_type_clear(&last->type);
+        file_schema->nchildren--;
+    }
+    uint64_t rng = o->seed;
+    int64_t next_id = 1;
+    int file_no = 0, rc = 0;
+    for (int i = 1; i <= o->commits && rc == 0; i++) {
+        delta_snapshot *snap = NULL;
+        if (delta_snapshot_load(o->table, -1, &snap, &err) != SD_OK) {
+            rc = gen_fail("load", &err);
+            break;
+        }
+        size_t live = delta_snapshot_num_files(snap);
+        bool deleting = i % 2 == 0 && live > 0;
+        delta_transaction *t = delta_transaction_begin(snap, deleting ? "DELETE" : "WRITE");
+        sd_buf adds = SD_BUF_INIT, removes = SD_BUF_INIT, dels = SD_BUF_INIT;
+        if (!deleting) {
+            for (int f = 0; f < 2 && rc == 0; f++) {
+                if (gen_write_file(o->table, file_schema, o->partitioned, file_no++, next_id,
+                                   o->rows, t, &adds, &err) != SD_OK)
+                    rc = gen_fail("write data file", &err);
+                next_id += o->rows;
+            }
+        } else {
+            size_t a = gen_rand(&rng) % live, b = gen_rand(&rng) % live;
+            if (gen_dv_delete(snap, delta_snapshot_file(snap, a), t, &rng, &dels, &err) != SD_OK)
+                rc = gen_fail("delete rows", &err);
+            if (rc == 0 && b != a &&
+                gen_dv_delete(snap, delta_snapshot_file(snap, b), t, &rng, &dels, &err) != SD_OK)
+                rc = gen_fail("delete rows", &err);
+            /* A whole-file remove of a third file (with its DV, if any). */
+            size_t c = gen_rand(&rng) % live;
+            if (rc == 0 && i % 4 == 0 && c != a && c != b) {
+                const delta_file *victim = delta_snapshot_file(snap, c);
+                delta_transaction_remove(t, victim, true);
+                sd_json_append_string(&removes, victim->add->path, strlen(victim->add->path));
+            }
+        }
+        int64_t v = -1;
+        bool cp = false;
+        if (rc == 0 && delta_transaction_commit(t, 0, &v, &err) != SD_OK)
+            rc = gen_fail("commit", &err);
+        if (rc == 0 && gen_maybe_checkpoint(o->table, v, o->checkpoint_interval, &cp, &err))
+            rc = gen_fail("checkpoint", &err);
+        if (rc == 0) {
+            printf("{\"version\":%lld,\"add\":[%s],\"remove\":[%s],\"delete\":[%s],"
+                   "\"checkpoint\":%s}\n",
+                   (long long)v, sd_buf_cstr(&adds), sd_buf_cstr(&removes), sd_buf_cstr(&dels),
+                   cp ? "true" : "false");
+            fflush(stdout);
+        }
+        delta_transaction_free(t);
+        delta_snapshot_free(snap);
+        sd_buf_free(&adds);
+        sd_buf_free(&removes);
+        sd_buf_free(&dels);
+    }
+    sd_schema_free(file_schema);
+    sd_schema_free(schema);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Options                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -461,7 +590,9 @@ static int gen_usage(void) {
             "usage: delta_gen write TABLE [--commits N] [--rows R] [--partitioned] [--removes]\n"
             "                             [--txn] [--checkpoint-interval K] [--seed S]\n"
             "       delta_gen append TABLE --commits N --tag T [--rows R]\n"
-            "       delta_gen conflict TABLE\n");
+            "       delta_gen conflict TABLE\n"
+            "       delta_gen dv TABLE [--commits N] [--rows R] [--partitioned]\n"
+            "                          [--checkpoint-interval K] [--seed S]\n");
     return 2;
 }
 
@@ -510,5 +641,6 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "write") == 0) return gen_cmd_write(&o);
     if (strcmp(argv[1], "append") == 0) return gen_cmd_append(&o);
     if (strcmp(argv[1], "conflict") == 0) return gen_cmd_conflict(&o);
+    if (strcmp(argv[1], "dv") == 0) return gen_cmd_dv(&o);
     return gen_usage();
 }
