@@ -477,6 +477,15 @@ int cli_cmd_checkpoint(int argc, char **argv) {
            "(%zu files)\n",
            (long long)delta_snapshot_version(s), a.table, (long long)delta_snapshot_version(s),
            delta_snapshot_num_files(s));
+    /* As after Spark's checkpoints: expired log files no checkpoint needs. */
+    size_t deleted = 0;
+    rc = CLI_EXIT_OK;
+    if (strcmp(delta_snapshot_property(s, "delta.enableExpiredLogCleanup", "true"), "false") != 0) {
+        if (delta_log_cleanup(s, sd_now_ms(), &deleted, &err) != SD_OK)
+            rc = cli_fail(&err);
+        else if (deleted > 0)
+            printf("deleted %zu expired log file(s) (delta.logRetentionDuration)\n", deleted);
+    }
     delta_snapshot_free(s);
-    return CLI_EXIT_OK;
+    return rc;
 }

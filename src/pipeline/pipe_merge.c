@@ -1281,6 +1281,16 @@ static sd_status mg_after_commit(pipe_merge *m, const mg_plan *p, int64_t versio
             snprintf(stats->warning, sizeof(stats->warning),
                      "committed version %lld, but writing its checkpoint failed: %.900s",
                      (long long)version, cerr.msg);
+        /* As Delta does after a checkpoint (delta.enableExpiredLogCleanup):
+         * drop log files older than delta.logRetentionDuration that no
+         * retained checkpoint needs. */
+        else if (strcmp(delta_snapshot_property(m->snap, "delta.enableExpiredLogCleanup", "true"),
+                        "false") != 0 &&
+                 delta_log_cleanup(m->snap, sd_now_ms(), NULL, &cerr) != SD_OK)
+            snprintf(stats->warning, sizeof(stats->warning),
+                     "committed version %lld and its checkpoint, but cleaning up expired log "
+                     "files failed: %.880s",
+                     (long long)version, cerr.msg);
     }
     return SD_OK;
 }
