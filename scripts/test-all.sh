@@ -21,7 +21,9 @@ summary=()
 # "== 3 failed, 120 passed in 9.1s ==" or our "N passed, N failed").
 count() {
     local line
-    line=$(grep -E '[0-9]+ (passed|failed|errors?)' "$1" | tail -1)
+    # Only whole summary lines: a log line such as librdkafka's
+    # "127.0.0.1:43871 failed: Connection refused" must not count.
+    line=$(grep -E '^(=+ )?[0-9]+ (passed|failed|errors?)(, [0-9]+ [a-z]+)*( in [0-9.]+s.*)?( =+)?$' "$1" | tail -1)
     local p f e
     p=$(echo "$line" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+' || echo 0)
     f=$(echo "$line" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || echo 0)

@@ -118,10 +118,22 @@ class EngineRun:
 
     def __init__(self, name, script, specs, log_dir):
         self.name = name
+        # A reader killed by a signal (seen once: delta-rs aborting with
+        # "terminate called without an active exception" on a loaded
+        # machine) gets one more try; a second crash is the result.
+        for attempt in (1, 2):
+            self._run(script, specs, log_dir, attempt)
+            if self.error is None or self.returncode >= 0 or self.timed_out:
+                break
+
+    def _run(self, script, specs, log_dir, attempt):
+        name = self.name
         self.results = {}
         self.error = None
         self.leftover = []
-        log = log_dir / f"{name}.stderr"
+        self.returncode = 0
+        self.timed_out = False
+        log = log_dir / f"{name}.{attempt}.stderr"
         start = time.monotonic()
         with open(log, "w") as err:
             proc = subprocess.Popen([str(PYTHON), str(script), *specs], stdout=subprocess.PIPE,
@@ -132,6 +144,7 @@ class EngineRun:
                 os.killpg(proc.pid, signal.SIGKILL)
                 out, _ = proc.communicate()
                 self.error = f"{name} timed out after {ENGINE_TIMEOUT} s"
+                self.timed_out = True
             except BaseException:
                 # Interrupted (Ctrl-C, a pytest timeout): the group has its
                 # own session, so nothing else would stop it.
@@ -139,6 +152,7 @@ class EngineRun:
                 raise
         self.elapsed = time.monotonic() - start
         self._reap(proc.pid)
+        self.returncode = proc.returncode
         if self.error is None and proc.returncode != 0:
             self.error = f"{script.name} exited {proc.returncode}: {log.read_text()[-3000:]}"
         for line in out.splitlines():
