@@ -448,38 +448,11 @@ static void cli_copy_value(sd_column *dst, const sd_column *src, size_t row) {
             sd_column_append_list(dst, (size_t)(end - start));
             return;
         }
-        case SD_STRING:
-        case SD_BINARY:
-            sd_column_append_bytes(dst, src->data.data + src->offsets[row],
-                                   (size_t)(src->offsets[row + 1] - src->offsets[row]));
-            return;
         default:
             break;
     }
     sd_value v = sd_column_get(src, row);
-    switch (src->type->kind) {
-        case SD_BOOL:
-            sd_column_append_bool(dst, v.u.b);
-            break;
-        case SD_INT8:
-        case SD_INT16:
-        case SD_INT32:
-        case SD_DATE:
-            sd_column_append_i32(dst, (int32_t)v.u.i);
-            break;
-        case SD_FLOAT:
-            sd_column_append_float(dst, (float)v.u.d);
-            break;
-        case SD_DOUBLE:
-            sd_column_append_double(dst, v.u.d);
-            break;
-        case SD_DECIMAL:
-            sd_column_append_decimal(dst, v.u.dec);
-            break;
-        default:
-            sd_column_append_i64(dst, v.u.i);
-            break;
-    }
+    sd_column_append_value(dst, &v);
 }
 
 /* ------------------------------------------------------------------------ */

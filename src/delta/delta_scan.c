@@ -398,44 +398,7 @@ static void col_take(sd_column *dst, const sd_column *src, const size_t *idx, si
 /* A column of n copies of a partition value. */
 static void col_fill(sd_column *c, const sd_value *v, size_t n) {
     sd_column_reserve(c, n);
-    for (size_t i = 0; i < n; i++) {
-        if (v->is_null) {
-            sd_column_append_null(c);
-            continue;
-        }
-        switch (c->type->kind) {
-            case SD_BOOL:
-                sd_column_append_bool(c, v->u.b);
-                break;
-            case SD_INT8:
-            case SD_INT16:
-            case SD_INT32:
-            case SD_DATE:
-                sd_column_append_i32(c, (int32_t)v->u.i);
-                break;
-            case SD_INT64:
-            case SD_TIMESTAMP:
-            case SD_TIMESTAMP_NTZ:
-                sd_column_append_i64(c, v->u.i);
-                break;
-            case SD_FLOAT:
-                sd_column_append_float(c, (float)v->u.d);
-                break;
-            case SD_DOUBLE:
-                sd_column_append_double(c, v->u.d);
-                break;
-            case SD_DECIMAL:
-                sd_column_append_decimal(c, v->u.dec);
-                break;
-            case SD_STRING:
-            case SD_BINARY:
-                sd_column_append_bytes(c, v->u.s.ptr, v->u.s.len);
-                break;
-            default:
-                sd_column_append_null(c);
-                break;
-        }
-    }
+    for (size_t i = 0; i < n; i++) sd_column_append_value(c, v);
 }
 
 /* ------------------------------------------------------------------------ */

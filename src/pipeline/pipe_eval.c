@@ -919,39 +919,8 @@ static void pe_coalesce(pe_vec *args, int nargs, sd_column *o, size_t n) {
 /* ------------------------------------------------------------------------ */
 
 static void pe_literal_column(const pipe_expr *e, sd_column *c) {
-    const sd_value *v = &e->value;
     sd_column_init(c, &e->type);
-    if (v->is_null) {
-        sd_column_append_null(c);
-        return;
-    }
-    switch (e->type.kind) {
-        case SD_BOOL:
-            sd_column_append_bool(c, v->u.b);
-            break;
-        case SD_INT8:
-        case SD_INT16:
-        case SD_INT32:
-        case SD_DATE:
-            sd_column_append_i32(c, (int32_t)v->u.i);
-            break;
-        case SD_FLOAT:
-            sd_column_append_float(c, (float)v->u.d);
-            break;
-        case SD_DOUBLE:
-            sd_column_append_double(c, v->u.d);
-            break;
-        case SD_DECIMAL:
-            sd_column_append_decimal(c, v->u.dec);
-            break;
-        case SD_STRING:
-        case SD_BINARY:
-            sd_column_append_bytes(c, v->u.s.ptr, v->u.s.len);
-            break;
-        default:
-            sd_column_append_i64(c, v->u.i);
-            break;
-    }
+    sd_column_append_value(c, &e->value);
 }
 
 static sd_status pe_eval_column(const pipe_expr *e, const sd_batch *b, pe_vec *out, sd_error *err) {

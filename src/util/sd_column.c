@@ -164,3 +164,42 @@ void sd_batch_free(sd_batch *b) {
     free(b->cols);
     memset(b, 0, sizeof(*b));
 }
+
+void sd_column_append_value(sd_column *c, const sd_value *v) {
+    if (v->is_null) {
+        sd_column_append_null(c);
+        return;
+    }
+    switch (c->type->kind) {
+        case SD_BOOL:
+            sd_column_append_bool(c, v->u.b);
+            break;
+        case SD_INT8:
+        case SD_INT16:
+        case SD_INT32:
+        case SD_DATE:
+            sd_column_append_i32(c, (int32_t)v->u.i);
+            break;
+        case SD_INT64:
+        case SD_TIMESTAMP:
+        case SD_TIMESTAMP_NTZ:
+            sd_column_append_i64(c, v->u.i);
+            break;
+        case SD_FLOAT:
+            sd_column_append_float(c, (float)v->u.d);
+            break;
+        case SD_DOUBLE:
+            sd_column_append_double(c, v->u.d);
+            break;
+        case SD_DECIMAL:
+            sd_column_append_decimal(c, v->u.dec);
+            break;
+        case SD_STRING:
+        case SD_BINARY:
+            sd_column_append_bytes(c, v->u.s.ptr, v->u.s.len);
+            break;
+        default: /* nested kinds have no scalar value */
+            sd_column_append_null(c);
+            break;
+    }
+}

@@ -275,6 +275,9 @@ typedef struct sd_value {
 
 /* The value at `row` of a column of a primitive kind (borrowing strings). */
 sd_value sd_column_get(const sd_column *c, size_t row);
+/* Append a scalar value of the column's primitive kind (a null value, or a
+ * nested column, appends a null). */
+void sd_column_append_value(sd_column *c, const sd_value *v);
 void sd_value_copy(sd_value *dst, const sd_value *src);
 void sd_value_clear(sd_value *v);
 /* Total order within one kind: -1, 0, 1. Strings and binaries compare as
