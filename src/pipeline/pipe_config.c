@@ -184,7 +184,10 @@ static void pc_free_list(char **list, int n) {
 }
 
 /* "a, b ,c" -> {"a","b","c"}; false on an empty item ("a,,b"). */
-static bool pc_parse_list(const char *s, char ***out, int *count) {
+/* Split a comma list into trimmed names. Returns NULL, or why the list is
+ * refused: an empty name, or a name starting with ';' or '#', which the
+ * printed form (", " between names) would turn into a comment. */
+static const char *pc_parse_list(const char *s, char ***out, int *count) {
     char **list = NULL;
     int n = 0;
     const char *p = s;
@@ -194,9 +197,10 @@ static bool pc_parse_list(const char *s, char ***out, int *count) {
         const char *a = p, *b = end;
         while (a < b && isspace((unsigned char)*a)) a++;
         while (b > a && isspace((unsigned char)b[-1])) b--;
-        if (a == b) {
+        if (a == b || *a == ';' || *a == '#') {
             pc_free_list(list, n);
-            return false;
+            return a == b ? "empty name"
+                          : "name starting with ';' or '#' (a comment when read back)";
         }
         list = sd_xrealloc(list, (size_t)(n + 1) * sizeof(char *));
         list[n++] = sd_xstrndup(a, (size_t)(b - a));
@@ -205,7 +209,7 @@ static bool pc_parse_list(const char *s, char ***out, int *count) {
     }
     *out = list;
     *count = n;
-    return true;
+    return NULL;
 }
 
 static void pc_enum_names(const pc_key *k, char *out, size_t cap) {
@@ -272,8 +276,9 @@ static sd_status pc_set_key(pipe_config *cfg, int idx, const char *value, const 
         case PC_LIST: {
             char **list;
             int n;
-            if (!pc_parse_list(value, &list, &n))
-                return sd_error_set(err, SD_ERR_ARG, "%s: empty name in the list '%s'", where,
+            const char *refused = pc_parse_list(value, &list, &n);
+            if (refused != NULL)
+                return sd_error_set(err, SD_ERR_ARG, "%s: %s in the list '%s'", where, refused,
                                     value);
             int *count = (int *)((char *)cfg + k->count_offset);
             pc_free_list(*(char ***)field, *count);

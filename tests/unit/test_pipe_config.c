@@ -344,6 +344,10 @@ TEST(pipe_config_errors_name_file_line_and_key) {
               "cfg.ini:2: columns.order: column 'event_id' listed twice");
     CHECK_STR(parse_msg("[columns]\norder = a, , b\n"),
               "cfg.ini:2: columns.order: empty name in the list 'a, , b'");
+    /* found by fuzz_expr: "a,#b" printed as "a, #b" read back as "a," */
+    CHECK_STR(parse_msg("[columns]\norder = event_id,#label\n"),
+              "cfg.ini:2: columns.order: name starting with ';' or '#' (a comment when read back) "
+              "in the list 'event_id,#label'");
     CHECK_STR(parse_msg("[columns]\norder = a, b\n"),
               "cfg.ini:2: columns.order: sink.key column 'event_id' is not in the list");
     CHECK_STR(parse_msg("[sink]\npartition_by = day\n"),
