@@ -85,6 +85,10 @@ $(BUILD)/maint_bench: bench/maint_bench.c $(BUILD)/libstreamdelta.a
 $(BUILD)/delta_bench: bench/delta_bench.c $(BUILD)/libstreamdelta.a
 	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libstreamdelta.a $(LDLIBS)
 
+# The freshness benchmark's observer: raw librdkafka consumer and _delta_log poller.
+$(BUILD)/freshness: bench/freshness.c $(BUILD)/libstreamdelta.a
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDSAN) -o $@ $< $(BUILD)/libstreamdelta.a $(LDLIBS)
+
 test: all
 	@bash scripts/run-tests.sh $(BUILD)
 
