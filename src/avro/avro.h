@@ -350,6 +350,33 @@ const char *avro_ocf_codec(const avro_ocf_reader *r);
  * SD_ERR_CODEC naming the file, block offset and record). */
 sd_status avro_ocf_read(avro_ocf_reader *r, sd_batch *batch, size_t max_records, size_t *nread,
                         sd_error *err);
+/* Step over the next `n` records without decoding them (whole blocks by
+ * their record count, without decompressing them); *skipped = how many
+ * (fewer only at the end of the file). Resuming a read at a record index. */
+sd_status avro_ocf_skip(avro_ocf_reader *r, int64_t n, int64_t *skipped, sd_error *err);
+/* True when no record is left (the next read returns none). */
+bool avro_ocf_eof(const avro_ocf_reader *r);
+
+/* Writing (avro_ocf_write.c). Records are appended as Avro binary bodies of
+ * the schema given at open; blocks of about 1 MiB are compressed with
+ * `codec` (null, deflate, snappy, zstandard). The file is written as
+ * "<path>.tmp-<pid>" and renamed to `path` by a successful close with
+ * keep = true, so `path` only ever holds a complete file. */
+typedef struct avro_ocf_writer avro_ocf_writer;
+/* NULL and err: bad codec (SD_ERR_ARG), invalid schema, file not creatable. */
+avro_ocf_writer *avro_ocf_writer_open(const char *path, const char *schema_json, const char *codec,
+                                      sd_error *err);
+/* Append one record body. */
+sd_status avro_ocf_writer_append(avro_ocf_writer *w, const uint8_t *body, size_t len,
+                                 sd_error *err);
+/* Or encode straight into the open block: append one record's bytes to
+ * the buffer returned, then call avro_ocf_writer_end_record(). */
+sd_buf *avro_ocf_writer_record(avro_ocf_writer *w);
+sd_status avro_ocf_writer_end_record(avro_ocf_writer *w, sd_error *err);
+int64_t avro_ocf_writer_records(const avro_ocf_writer *w);
+/* Write the last block and rename into place (keep), or discard the file
+ * (keep = false, after a failure). Frees w either way. */
+sd_status avro_ocf_writer_close(avro_ocf_writer *w, bool keep, sd_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Binary encoding (avro_encode.c): the primitives, for producers and tests  */

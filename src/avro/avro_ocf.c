@@ -13,8 +13,15 @@
  * written with an older schema is resolved to the reader's. Unlike a stream,
  * a file has no dead-letter queue: a corrupt record fails the read, naming
  * the file, the block's byte offset and the record's index in the block.
- * The whole file is held in memory (read once, or borrowed).
+ * A file opened by path is mapped, not read: blocks are decoded where
+ * they lie, and the pages behind the reader are handed back to the kernel
+ * as it moves on, so a file of gigabytes costs little resident memory.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,12 +34,16 @@
 /* A decompressed block larger than this is refused (a decompression bomb
  * or a corrupt size). */
 #define OCF_MAX_BLOCK ((size_t)1 << 30)
+/* Mapped pages already read are released in steps of this many bytes. */
+#define OCF_RELEASE_STEP ((size_t)64 << 20)
 
 typedef enum ocf_codec { OCF_NULL, OCF_DEFLATE, OCF_SNAPPY, OCF_ZSTD } ocf_codec;
 
 struct avro_ocf_reader {
     char *name;
-    uint8_t *owned; /* file contents when opened by path */
+    uint8_t *map; /* the mapped file when opened by path */
+    size_t map_len;
+    size_t released; /* bytes at the start of the map handed back */
     const uint8_t *data;
     size_t len, pos; /* pos: next block header */
     avro_schema *writer;
@@ -61,7 +72,7 @@ void avro_ocf_close(avro_ocf_reader *r) {
     sd_schema_free(r->target);
     avro_schema_free(r->writer);
     sd_buf_free(&r->block);
-    free(r->owned);
+    if (r->map) munmap(r->map, r->map_len);
     free(r->name);
     free(r);
 }
@@ -166,19 +177,57 @@ avro_ocf_reader *avro_ocf_open_memory(const uint8_t *data, size_t len, const cha
 
 avro_ocf_reader *avro_ocf_open(const char *path, const avro_schema *reader,
                                const avro_decode_opts *opts, sd_error *err) {
-    sd_buf b = SD_BUF_INIT;
-    if (sd_read_file(path, &b, err) != SD_OK) {
-        sd_buf_free(&b);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        sd_error_set(err, errno == ENOENT ? SD_ERR_NOT_FOUND : SD_ERR_IO, "%s: cannot open: %s",
+                     path, strerror(errno));
         return NULL;
     }
+    struct stat stt;
+    void *map = NULL;
+    size_t len = 0;
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+        /* Not a regular file (a pipe, a device): read it whole instead. */
+        close(fd);
+        sd_buf b = SD_BUF_INIT;
+        if (sd_read_file(path, &b, err) != SD_OK) {
+            sd_buf_free(&b);
+            return NULL;
+        }
+        len = b.len;
+        map = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (map != MAP_FAILED && len) memcpy(map, b.data, len);
+        sd_buf_free(&b);
+    } else {
+        len = (size_t)stt.st_size;
+        map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+        close(fd);
+    }
+    if (map == MAP_FAILED) {
+        sd_error_set(err, SD_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (map) madvise(map, len, MADV_SEQUENTIAL);
     avro_ocf_reader *r =
-        avro_ocf_open_memory(b.data ? b.data : (const uint8_t *)"", b.len, path, reader, opts, err);
+        avro_ocf_open_memory(map ? map : (const uint8_t *)"", len, path, reader, opts, err);
     if (r == NULL) {
-        sd_buf_free(&b);
+        if (map) munmap(map, len ? len : 1);
         return NULL;
     }
-    r->owned = b.data;
+    r->map = map;
+    r->map_len = map ? (len ? len : 1) : 0;
     return r;
+}
+
+/* Hand the mapped pages before `upto` back to the kernel: they were read
+ * and are not needed again (a re-read would fault them back in). */
+static void ocf_release(avro_ocf_reader *r, size_t upto) {
+    if (r->map == NULL || upto < r->released + OCF_RELEASE_STEP) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t end = upto / page * page;
+    if (end <= r->released) return;
+    madvise(r->map + r->released, end - r->released, MADV_DONTNEED);
+    r->released = end;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -275,6 +324,9 @@ static sd_status next_block(avro_ocf_reader *r, bool *eof, sd_error *err) {
     avro_fail f;
     int64_t count, size;
     r->block_offset = r->pos;
+    /* The previous block is done with (a null-codec block is decoded in
+     * place, so only what lies before this header can go). */
+    ocf_release(r, r->block_offset);
     if (!avro_read_long(&c, &count, &f) || !avro_read_long(&c, &size, &f) || count < 0 ||
         size < 0 || size > c.end - c.p || c.end - c.p - size < 16)
         return sd_error_set(err, SD_ERR_FORMAT, "%s: corrupt or truncated block header at byte %zu",
@@ -348,6 +400,50 @@ sd_status avro_ocf_read(avro_ocf_reader *r, sd_batch *batch, size_t max_records,
         r->remaining--;
         r->index++;
         (*nread)++;
+    }
+    return SD_OK;
+}
+
+bool avro_ocf_eof(const avro_ocf_reader *r) {
+    return r->remaining == 0 && r->pos == r->len;
+}
+
+sd_status avro_ocf_skip(avro_ocf_reader *r, int64_t n, int64_t *skipped, sd_error *err) {
+    *skipped = 0;
+    const avro_node *root = avro_schema_root(r->writer);
+    while (*skipped < n) {
+        if (r->remaining == 0) {
+            /* Whole blocks are stepped over by their header's count. */
+            while (r->pos < r->len) {
+                avro_cursor c = {.p = r->data + r->pos, .start = r->data, .end = r->data + r->len};
+                avro_fail f;
+                int64_t count, size;
+                if (!avro_read_long(&c, &count, &f) || !avro_read_long(&c, &size, &f) ||
+                    count < 0 || size < 0 || size > c.end - c.p || c.end - c.p - size < 16)
+                    return sd_error_set(err, SD_ERR_FORMAT,
+                                        "%s: corrupt or truncated block header at byte %zu",
+                                        r->name, r->pos);
+                if (count > n - *skipped) break;
+                *skipped += count;
+                r->pos = (size_t)(c.p + size + 16 - r->data);
+                ocf_release(r, r->pos);
+            }
+            if (*skipped == n) break;
+            bool eof;
+            sd_status st = next_block(r, &eof, err);
+            if (st != SD_OK) return st;
+            if (eof) break;
+            continue;
+        }
+        avro_fail f;
+        r->cur.budget = AVRO_MAX_EMPTY_ITEMS;
+        if (!avro_skip_value(root, &r->cur, 0, &f))
+            return sd_error_set(err, SD_ERR_FORMAT, "%s: block at byte %zu, record %lld: %s: %s",
+                                r->name, r->block_offset, (long long)r->index,
+                                avro_reject_reason_name(f.reason), f.detail);
+        r->remaining--;
+        r->index++;
+        (*skipped)++;
     }
     return SD_OK;
 }

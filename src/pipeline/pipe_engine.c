@@ -11,9 +11,16 @@
  * Dead letters are flushed before the commit that covers them; a crash
  * between the two writes them again on restart (at least once), never
  * loses them.
+ *
+ * Records come from a source behind four calls (pe_source_ops): open at the
+ * table's positions, poll, decode into the batch, caught up. Two sources
+ * exist: a Kafka topic (positions = offsets per partition) and an Avro
+ * container file (`run --from-avro`: one position, the next record index,
+ * so the broker is not in the way when the engine itself is measured).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,11 +38,41 @@
 /* Dead letters must be acknowledged before the commit; a broker that takes
  * longer than this is treated as unreachable. */
 #define PE_DLQ_FLUSH_MS 30000
+/* The appId prefix of a file source's position (see pe_file_open). */
+#define PE_FILE_APP_PREFIX "streamdelta-file-"
+
+/* What one poll brought: the positions the commit records (per source
+ * partition: the first position read and the next one to read) and, for
+ * Kafka, the messages still to decode. count = 0: nothing to do now. */
+typedef struct pe_polled {
+    size_t count;
+    kafka_source_batch kb;
+    int nparts;
+    int32_t *parts;
+    int64_t *first; /* -1 = unknown */
+    int64_t *next;
+} pe_polled;
+
+/* A source of records: the engine's poll and decode steps. */
+typedef struct pe_source_ops {
+    /* Position the source where the table's last commit left it. */
+    sd_status (*open)(pipe_engine *e, sd_error *err);
+    sd_status (*poll)(pipe_engine *e, pe_polled *b, sd_error *err);
+    /* Fill e->decoded and e->origins from what poll brought (b->count and
+     * the positions may be settled here); rejects go to the dead letters. */
+    sd_status (*decode)(pipe_engine *e, pe_polled *b, pipe_progress *p, sd_error *err);
+    /* After the batch; `committed` when the table now holds b's positions. */
+    void (*release)(pipe_engine *e, const pe_polled *b, bool committed);
+    bool (*caught_up)(const pipe_engine *e);
+    void (*close)(pipe_engine *e);
+} pe_source_ops;
 
 struct pipe_engine {
     const pipe_config *cfg;
     pipe_engine_options opts;
+    const pe_source_ops *source;
     const char *app_prefix;
+    const char *topic; /* the Kafka topic, or the file's name */
     avro_registry *reg;
     avro_schema *reader;
     sd_schema *input;
@@ -45,6 +82,13 @@ struct pipe_engine {
     kafka_config kconf;
     char *group_id;
     kafka_source *src;
+    avro_ocf_reader *ocf;
+    bool ocf_fresh; /* opened and not read yet */
+    bool source_open;
+    char *file_name;   /* basename of opts.from_avro: the file source's "topic" */
+    int64_t file_next; /* file source: index of the next record */
+    size_t polled_cap; /* capacity of the arrays in `polled` */
+    pe_polled polled;
     kafka_dlq *dlq;
     int dlq_fd;
     int key_col, order_col, late_col;
@@ -149,28 +193,35 @@ static sd_status pe_reader_schema(pipe_engine *e, sd_error *err) {
 
 /* The table's partitions and next offsets for our topic. */
 static int pe_table_offsets(const pipe_engine *e, int32_t *parts, int64_t *next, int max) {
-    return pipe_merge_offsets(e->merge, e->app_prefix, e->cfg->topic, parts, next, max);
+    return pipe_merge_offsets(e->merge, e->app_prefix, e->topic, parts, next, max);
 }
 
-/* Group mode: start assigned partitions where the table says. */
+/* Group mode: start assigned partitions where the table says now. The
+ * merger's snapshot can be older than the table: another instance may have
+ * owned these partitions and committed since, and starting from its older
+ * offsets would read those records again (and the commit would then find
+ * the offsets taken). So the offsets come from the latest version of the
+ * log, under the appIds pipe_merge_commit writes ("<prefix><topic>-<p>"). */
 static sd_status pe_on_assign(void *opaque, const char *topic, const int32_t *partitions, int n,
                               int64_t *next_offsets, sd_error *err) {
-    (void)err;
     pipe_engine *e = opaque;
-    int32_t *parts = sd_xmalloc(sizeof(int32_t) * PE_MAX_PARTITIONS);
-    int64_t *next = sd_xmalloc(sizeof(int64_t) * PE_MAX_PARTITIONS);
-    int m = pipe_merge_offsets(e->merge, e->app_prefix, topic, parts, next, PE_MAX_PARTITIONS);
-    for (int i = 0; i < n; i++) {
-        next_offsets[i] = -1;
-        for (int k = 0; k < m; k++)
-            if (parts[k] == partitions[i]) next_offsets[i] = next[k];
+    delta_snapshot *snap = NULL;
+    sd_status st = delta_snapshot_load(e->cfg->table, -1, &snap, err);
+    if (st != SD_OK) {
+        sd_error_prefix(err,
+                        "reading the offsets of the assigned partitions from %s: ", e->cfg->table);
+        return st;
     }
-    free(parts);
-    free(next);
+    for (int i = 0; i < n; i++) {
+        char *app = sd_xasprintf("%s%s-%d", e->app_prefix, topic, (int)partitions[i]);
+        next_offsets[i] = delta_snapshot_txn_version(snap, app);
+        free(app);
+    }
+    delta_snapshot_free(snap);
     return SD_OK;
 }
 
-static sd_status pe_open_source(pipe_engine *e, sd_error *err) {
+static sd_status pe_kafka_open(pipe_engine *e, sd_error *err) {
     int32_t *parts = sd_xmalloc(sizeof(int32_t) * PE_MAX_PARTITIONS);
     int64_t *next = sd_xmalloc(sizeof(int64_t) * PE_MAX_PARTITIONS);
     kafka_partition_offset *start = sd_xmalloc(sizeof(*start) * PE_MAX_PARTITIONS);
@@ -256,80 +307,6 @@ static sd_status pe_resolve_columns(pipe_engine *e, sd_error *err) {
     return SD_OK;
 }
 
-pipe_engine *pipe_engine_new(const pipe_config *cfg, const pipe_engine_options *opts,
-                             sd_error *err) {
-    pipe_engine *e = sd_xcalloc(1, sizeof(*e));
-    e->cfg = cfg;
-    if (opts) e->opts = *opts;
-    e->app_prefix = e->opts.app_prefix ? e->opts.app_prefix : PIPE_APP_PREFIX;
-    e->dlq_fd = -1;
-    e->batch_id = 0;
-    pe_run_id(e->run_id);
-    e->totals.table_version = -1;
-    for (int i = 0; i < cfg->nkafka; i++)
-        kafka_config_add(&e->kconf, cfg->kafka[i].name, cfg->kafka[i].value);
-    if (e->opts.group_mode) {
-        const char *gid = NULL;
-        for (int i = 0; i < cfg->nkafka; i++)
-            if (strcmp(cfg->kafka[i].name, "group.id") == 0) gid = cfg->kafka[i].value;
-        e->group_id = gid ? sd_xstrdup(gid) : sd_xasprintf("streamdelta-%s", cfg->topic);
-    }
-    avro_registry_conf rc = {.url = cfg->schema_registry};
-    avro_map_opts map = {.flatten = false, .all_nullable = true};
-    avro_decode_opts dopts = {.map = map, .validate_utf8 = true};
-    sd_status st = SD_OK;
-    e->reg = avro_registry_new(&rc, err);
-    if (e->reg == NULL) st = err->code;
-    if (st == SD_OK) st = pe_reader_schema(e, err);
-    if (st == SD_OK) st = avro_to_sd_schema(e->reader, &map, &e->input, err);
-    if (st == SD_OK) st = pipe_derive_compile(cfg, e->input, &e->plan, err);
-    if (st == SD_OK) st = pe_resolve_columns(e, err);
-    if (st == SD_OK) {
-        e->dec = avro_stream_new(e->reader, e->input, e->reg, &dopts, err);
-        if (e->dec == NULL) st = err->code;
-    }
-    if (st == SD_OK) st = pe_open_table(e, err);
-    if (st == SD_OK) st = pe_open_dead_letters(e, err);
-    if (st == SD_OK) st = pe_open_source(e, err);
-    if (st != SD_OK) {
-        pipe_engine_free(e);
-        return NULL;
-    }
-    sd_batch_init(&e->decoded, e->input);
-    return e;
-}
-
-void pipe_engine_free(pipe_engine *e) {
-    if (e == NULL) return;
-    kafka_source_free(e->src);
-    kafka_dlq_free(e->dlq);
-    if (e->dlq_fd >= 0) close(e->dlq_fd);
-    if (e->merge) pipe_merge_close(e->merge);
-    avro_stream_free(e->dec);
-    if (e->input) sd_batch_free(&e->decoded);
-    pipe_derive_free(e->plan);
-    sd_schema_free(e->input);
-    avro_schema_free(e->reader);
-    avro_registry_free(e->reg);
-    kafka_config_free(&e->kconf);
-    free(e->group_id);
-    free(e->origins);
-    sd_buf_free(&e->dlq_buf);
-    free(e);
-}
-
-const pipe_progress *pipe_engine_progress(const pipe_engine *e) {
-    return e->have_progress ? &e->progress : NULL;
-}
-
-pipe_engine_totals pipe_engine_get_totals(const pipe_engine *e) {
-    return e->totals;
-}
-
-const sd_schema *pipe_engine_schema(const pipe_engine *e) {
-    return e->plan->output;
-}
-
 /* ------------------------------------------------------------------------ */
 /* One micro-batch                                                           */
 /* ------------------------------------------------------------------------ */
@@ -394,16 +371,75 @@ static sd_status pe_flush_dead_letters(pipe_engine *e, sd_error *err) {
     return SD_OK;
 }
 
-/* Decode every message; rejects go to the dead letters, the others become
- * rows with their origin beside them. */
-static sd_status pe_decode(pipe_engine *e, const kafka_source_batch *b, pipe_progress *p,
-                           sd_error *err) {
-    sd_batch_reset(&e->decoded);
-    if (e->origins_cap < b->count) {
+/* Room for `rows` origins and `nparts` positions. */
+static void pe_reserve(pipe_engine *e, size_t rows, int nparts) {
+    if (e->origins_cap < rows) {
         free(e->origins);
-        e->origins_cap = b->count;
+        e->origins_cap = rows;
         e->origins = sd_xmalloc(sizeof(pipe_row_origin) * e->origins_cap);
     }
+    size_t np = nparts > 0 ? (size_t)nparts : 1;
+    if (e->polled_cap < np) {
+        e->polled_cap = np;
+        e->polled.parts = sd_xrealloc(e->polled.parts, sizeof(int32_t) * np);
+        e->polled.first = sd_xrealloc(e->polled.first, sizeof(int64_t) * np);
+        e->polled.next = sd_xrealloc(e->polled.next, sizeof(int64_t) * np);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Source: a Kafka topic                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* The batch's partitions, next offsets and first offsets read. */
+static void pe_kafka_positions(pipe_engine *e, pe_polled *b) {
+    const kafka_source_batch *kb = &b->kb;
+    pe_reserve(e, kb->count, kb->nlast);
+    b->parts = e->polled.parts;
+    b->first = e->polled.first;
+    b->next = e->polled.next;
+    b->nparts = kb->nlast;
+    for (int i = 0; i < kb->nlast; i++) {
+        b->parts[i] = kb->last[i].partition;
+        b->next[i] = kb->last[i].offset + 1;
+        b->first[i] = -1;
+    }
+    /* Records of a partition come in order, so the first one seen is the
+     * smallest; `last` is sorted by partition. */
+    for (size_t r = 0; r < kb->count; r++) {
+        int lo = 0, hi = kb->nlast - 1;
+        while (lo <= hi) {
+            int mid = (lo + hi) / 2;
+            if (b->parts[mid] == kb->records[r].partition) {
+                if (b->first[mid] < 0) b->first[mid] = kb->records[r].offset;
+                break;
+            }
+            if (b->parts[mid] < kb->records[r].partition)
+                lo = mid + 1;
+            else
+                hi = mid - 1;
+        }
+    }
+}
+
+static sd_status pe_kafka_poll(pipe_engine *e, pe_polled *b, sd_error *err) {
+    int wait = (int)(e->cfg->max_batch_wait_ms > 0 ? e->cfg->max_batch_wait_ms : 1);
+    sd_status st =
+        kafka_source_poll_batch(e->src, (size_t)e->cfg->max_batch_records, wait, &b->kb, err);
+    if (st != SD_OK) return st;
+    b->count = b->kb.count;
+    if (b->count == 0)
+        kafka_source_release_batch(e->src);
+    else
+        pe_kafka_positions(e, b);
+    return SD_OK;
+}
+
+/* Decode every message; rejects go to the dead letters, the others become
+ * rows with their origin beside them. */
+static sd_status pe_kafka_decode(pipe_engine *e, pe_polled *pb, pipe_progress *p, sd_error *err) {
+    const kafka_source_batch *b = &pb->kb;
+    sd_batch_reset(&e->decoded);
     for (size_t i = 0; i < b->count; i++) {
         const kafka_record *m = &b->records[i];
         avro_reject rej;
@@ -424,37 +460,108 @@ static sd_status pe_decode(pipe_engine *e, const kafka_source_batch *b, pipe_pro
     return SD_OK;
 }
 
-/* Partitions and offsets of the batch for the commit and the progress. */
-static void pe_batch_offsets(const kafka_source_batch *b, pipe_progress *p, int32_t *parts,
-                             int64_t *next) {
-    for (int i = 0; i < b->nlast; i++) {
-        parts[i] = b->last[i].partition;
-        next[i] = b->last[i].offset + 1;
-    }
-    int shown = b->nlast < PIPE_PROGRESS_MAX_PARTITIONS ? b->nlast : PIPE_PROGRESS_MAX_PARTITIONS;
-    p->npartitions = shown;
-    for (int i = 0; i < shown; i++) {
-        p->partitions[i] = parts[i];
-        p->end_offsets[i] = next[i];
-        p->start_offsets[i] = -1;
-    }
-    /* First offset read per partition: records of a partition come in
-     * order, so the first one seen is the smallest. */
-    for (size_t r = 0; r < b->count; r++) {
-        int lo = 0, hi = shown - 1;
-        while (lo <= hi) {
-            int mid = (lo + hi) / 2;
-            if (p->partitions[mid] == b->records[r].partition) {
-                if (p->start_offsets[mid] < 0) p->start_offsets[mid] = b->records[r].offset;
-                break;
-            }
-            if (p->partitions[mid] < b->records[r].partition)
-                lo = mid + 1;
-            else
-                hi = mid - 1;
-        }
-    }
+static void pe_kafka_release(pipe_engine *e, const pe_polled *b, bool committed) {
+    (void)b;
+    (void)committed;
+    kafka_source_release_batch(e->src);
 }
+
+static bool pe_kafka_caught_up(const pipe_engine *e) {
+    return kafka_source_caught_up(e->src);
+}
+
+static void pe_kafka_close(pipe_engine *e) {
+    kafka_source_free(e->src);
+    e->src = NULL;
+}
+
+static const pe_source_ops pe_kafka_source = {pe_kafka_open,    pe_kafka_poll,      pe_kafka_decode,
+                                              pe_kafka_release, pe_kafka_caught_up, pe_kafka_close};
+
+/* ------------------------------------------------------------------------ */
+/* Source: an Avro container file                                            */
+/* ------------------------------------------------------------------------ */
+
+static avro_decode_opts pe_decode_opts(void) {
+    avro_map_opts map = {.flatten = false, .all_nullable = true};
+    return (avro_decode_opts){.map = map, .validate_utf8 = true};
+}
+
+/* The file is read with its own schema (it carries it): the input columns
+ * are the file's fields. */
+static sd_status pe_file_reopen(pipe_engine *e, sd_error *err) {
+    avro_ocf_close(e->ocf);
+    avro_decode_opts dopts = pe_decode_opts();
+    e->ocf = avro_ocf_open(e->opts.from_avro, NULL, &dopts, err);
+    e->ocf_fresh = e->ocf != NULL;
+    return e->ocf ? SD_OK : err->code;
+}
+
+/* Skip the records the table already holds: its txn action for the file
+ * (appId "streamdelta-file-<file name>-0") says the next record index. */
+static sd_status pe_file_open(pipe_engine *e, sd_error *err) {
+    if (!e->ocf_fresh && pe_file_reopen(e, err) != SD_OK) return err->code;
+    e->ocf_fresh = false;
+    int32_t part;
+    int64_t next = 0;
+    if (pe_table_offsets(e, &part, &next, 1) < 1) next = 0;
+    int64_t skipped = 0;
+    sd_status st = avro_ocf_skip(e->ocf, next, &skipped, err);
+    if (st != SD_OK) return st;
+    if (skipped < next)
+        return sd_error_set(err, SD_ERR_CONFLICT,
+                            "table %s records position %lld in %s, but the file holds only %lld "
+                            "records: is it another file with the same name?",
+                            e->cfg->table, (long long)next, e->opts.from_avro, (long long)skipped);
+    e->file_next = next;
+    return SD_OK;
+}
+
+/* Reading the file is decoding it: the poll only says whether records are
+ * left, the decode step reads them. */
+static sd_status pe_file_poll(pipe_engine *e, pe_polled *b, sd_error *err) {
+    (void)err;
+    pe_reserve(e, 0, 1);
+    b->parts = e->polled.parts;
+    b->first = e->polled.first;
+    b->next = e->polled.next;
+    b->nparts = 1;
+    b->parts[0] = 0;
+    b->first[0] = b->next[0] = e->file_next;
+    b->count = avro_ocf_eof(e->ocf) ? 0 : 1;
+    return SD_OK;
+}
+
+static sd_status pe_file_decode(pipe_engine *e, pe_polled *b, pipe_progress *p, sd_error *err) {
+    (void)p;
+    size_t max = (size_t)e->cfg->max_batch_records, n = 0;
+    sd_batch_reset(&e->decoded);
+    pe_reserve(e, max, 1);
+    sd_status st = avro_ocf_read(e->ocf, &e->decoded, max, &n, err);
+    if (st != SD_OK) return st;
+    for (size_t i = 0; i < n; i++) e->origins[i] = (pipe_row_origin){0, e->file_next + (int64_t)i};
+    b->count = n;
+    b->next[0] = e->file_next + (int64_t)n;
+    return SD_OK;
+}
+
+/* The position moves only with a commit: a batch that fails leaves it. */
+static void pe_file_release(pipe_engine *e, const pe_polled *b, bool committed) {
+    if (committed) e->file_next = b->next[0];
+}
+
+static bool pe_file_caught_up(const pipe_engine *e) {
+    return avro_ocf_eof(e->ocf);
+}
+
+static void pe_file_close(pipe_engine *e) {
+    avro_ocf_close(e->ocf);
+    e->ocf = NULL;
+    e->ocf_fresh = false;
+}
+
+static const pe_source_ops pe_file_source = {pe_file_open,    pe_file_poll,      pe_file_decode,
+                                             pe_file_release, pe_file_caught_up, pe_file_close};
 
 static int64_t pe_ms_since(int64_t t0_ns) {
     return (sd_now_ns() - t0_ns) / 1000000;
@@ -503,28 +610,37 @@ static void pe_add_totals(pipe_engine *e, const pipe_progress *p) {
     if (p->table_version >= 0) t->table_version = p->table_version;
 }
 
+/* The batch's positions into the progress report. */
+static void pe_progress_positions(const pe_polled *b, pipe_progress *p) {
+    int shown = b->nparts < PIPE_PROGRESS_MAX_PARTITIONS ? b->nparts : PIPE_PROGRESS_MAX_PARTITIONS;
+    p->npartitions = shown;
+    for (int i = 0; i < shown; i++) {
+        p->partitions[i] = b->parts[i];
+        p->start_offsets[i] = b->first[i];
+        p->end_offsets[i] = b->next[i];
+    }
+}
+
 /* Everything after the poll: decode to commit. The source's batch is held
  * by the caller and released after this returns. */
-static sd_status pe_process(pipe_engine *e, const kafka_source_batch *b, int64_t start_ms,
-                            int64_t t0, int64_t fetch_ms, sd_error *err) {
+static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int64_t t0,
+                            int64_t fetch_ms, sd_error *err) {
     pipe_progress *p = sd_xcalloc(1, sizeof(*p));
     memcpy(p->run_id, e->run_id, sizeof p->run_id);
     p->batch_id = e->batch_id;
     p->timestamp_ms = start_ms;
-    p->topic = e->cfg->topic;
+    p->topic = e->topic;
     p->table = e->cfg->table;
-    p->input_rows = (int64_t)b->count;
     p->fetch_ms = fetch_ms;
     p->table_version = -1;
     int64_t today = pe_today();
-    int32_t *parts = sd_xmalloc(sizeof(int32_t) * (size_t)(b->nlast ? b->nlast : 1));
-    int64_t *next = sd_xmalloc(sizeof(int64_t) * (size_t)(b->nlast ? b->nlast : 1));
-    pe_batch_offsets(b, p, parts, next);
     sd_batch out;
     bool have_out = false;
     int64_t t = sd_now_ns();
-    sd_status st = pe_decode(e, b, p, err);
+    sd_status st = e->source->decode(e, b, p, err);
     p->decode_ms = pe_ms_since(t);
+    p->input_rows = (int64_t)b->count;
+    pe_progress_positions(b, p);
     if (st == SD_OK) {
         t = sd_now_ns();
         have_out = true;
@@ -542,8 +658,8 @@ static sd_status pe_process(pipe_engine *e, const kafka_source_batch *b, int64_t
         memset(&ms, 0, sizeof ms);
         ms.version = -1;
         p->output_rows = (int64_t)out.nrows;
-        st = pipe_merge_commit(e->merge, &out, e->app_prefix, e->cfg->topic, parts, next, b->nlast,
-                               today, &ms, err);
+        st = pipe_merge_commit(e->merge, &out, e->app_prefix, e->topic, b->parts, b->next,
+                               b->nparts, today, &ms, err);
         p->merge_ms = pe_ms_since(t);
         p->inserted = ms.inserted;
         p->updated = ms.updated;
@@ -572,8 +688,6 @@ static sd_status pe_process(pipe_engine *e, const kafka_source_batch *b, int64_t
         sd_buf_reset(&e->dlq_buf);
     }
     e->prev_start_ms = start_ms;
-    free(parts);
-    free(next);
     free(p);
     return st;
 }
@@ -597,8 +711,8 @@ static sd_status pe_transient(pipe_engine *e, sd_status st, sd_error *err) {
                 err->msg, e->backoff_ms);
         fflush(e->opts.human);
     }
-    kafka_source_free(e->src);
-    e->src = NULL;
+    e->source->close(e);
+    e->source_open = false;
     sd_buf_reset(&e->dlq_buf);
     e->totals.retries++;
     sd_error_clear(err);
@@ -626,27 +740,139 @@ sd_status pipe_engine_run_batch(pipe_engine *e, bool *finished, sd_error *err) {
         return SD_OK;
     }
     sd_status st = SD_OK;
-    if (e->src == NULL) {
-        st = pe_open_source(e, err);
+    if (!e->source_open) {
+        st = e->source->open(e, err);
         if (st != SD_OK) return st == SD_ERR_RETRY ? pe_transient(e, st, err) : st;
+        e->source_open = true;
     }
+    /* A file has an end: the run stops there whatever the trigger. */
+    bool ends = e->cfg->trigger == PIPE_TRIGGER_AVAILABLE_NOW || e->source == &pe_file_source;
     int64_t start_ms = sd_now_ms(), t0 = sd_now_ns();
-    kafka_source_batch b;
-    int wait = (int)(e->cfg->max_batch_wait_ms > 0 ? e->cfg->max_batch_wait_ms : 1);
-    st = kafka_source_poll_batch(e->src, (size_t)e->cfg->max_batch_records, wait, &b, err);
+    pe_polled *b = &e->polled;
+    b->count = 0;
+    st = e->source->poll(e, b, err);
     if (st != SD_OK) return st == SD_ERR_RETRY ? pe_transient(e, st, err) : st;
     int64_t fetch_ms = pe_ms_since(t0);
-    if (b.count == 0) {
-        kafka_source_release_batch(e->src);
-        *finished = e->cfg->trigger == PIPE_TRIGGER_AVAILABLE_NOW && kafka_source_caught_up(e->src);
+    if (b->count == 0) {
+        *finished = ends && e->source->caught_up(e);
         return SD_OK;
     }
-    st = pe_process(e, &b, start_ms, t0, fetch_ms, err);
-    kafka_source_release_batch(e->src);
-    if (st == SD_ERR_RETRY || st == SD_ERR_NETWORK) return pe_transient(e, st, err);
+    st = pe_process(e, b, start_ms, t0, fetch_ms, err);
+    e->source->release(e, b, st == SD_OK);
+    /* A conflict means another writer (a second instance in group mode,
+     * OPTIMIZE) won: the batch is abandoned and the source re-read from the
+     * table's offsets, as the conflict asks. */
+    if (st == SD_ERR_RETRY || st == SD_ERR_NETWORK || st == SD_ERR_CONFLICT)
+        return pe_transient(e, st, err);
     if (st != SD_OK) return st;
     e->backoff_ms = 0;
     e->failing_since_ms = 0;
-    *finished = e->cfg->trigger == PIPE_TRIGGER_AVAILABLE_NOW && kafka_source_caught_up(e->src);
+    *finished = ends && e->source->caught_up(e);
     return SD_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creation                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Kafka: the reader schema from the registry and a decoder of the topic's
+ * framed messages. */
+static sd_status pe_kafka_setup(pipe_engine *e, sd_error *err) {
+    e->source = &pe_kafka_source;
+    e->topic = e->cfg->topic;
+    avro_registry_conf rc = {.url = e->cfg->schema_registry};
+    avro_decode_opts dopts = pe_decode_opts();
+    e->reg = avro_registry_new(&rc, err);
+    if (e->reg == NULL) return err->code;
+    sd_status st = pe_reader_schema(e, err);
+    if (st == SD_OK) st = avro_to_sd_schema(e->reader, &dopts.map, &e->input, err);
+    if (st == SD_OK) {
+        e->dec = avro_stream_new(e->reader, e->input, e->reg, &dopts, err);
+        if (e->dec == NULL) st = err->code;
+    }
+    return st;
+}
+
+/* A file: its own schema gives the input columns; its name (without the
+ * directory) names its position in the table. */
+static sd_status pe_file_setup(pipe_engine *e, sd_error *err) {
+    e->source = &pe_file_source;
+    char *copy = sd_xstrdup(e->opts.from_avro);
+    e->file_name = sd_xstrdup(basename(copy));
+    free(copy);
+    e->topic = e->file_name;
+    if (e->opts.app_prefix == NULL) e->app_prefix = PE_FILE_APP_PREFIX;
+    sd_status st = pe_file_reopen(e, err);
+    if (st != SD_OK) return st;
+    avro_decode_opts dopts = pe_decode_opts();
+    return avro_to_sd_schema(avro_ocf_writer_schema(e->ocf), &dopts.map, &e->input, err);
+}
+
+pipe_engine *pipe_engine_new(const pipe_config *cfg, const pipe_engine_options *opts,
+                             sd_error *err) {
+    pipe_engine *e = sd_xcalloc(1, sizeof(*e));
+    e->cfg = cfg;
+    if (opts) e->opts = *opts;
+    e->app_prefix = e->opts.app_prefix ? e->opts.app_prefix : PIPE_APP_PREFIX;
+    e->dlq_fd = -1;
+    e->batch_id = 0;
+    pe_run_id(e->run_id);
+    e->totals.table_version = -1;
+    for (int i = 0; i < cfg->nkafka; i++)
+        kafka_config_add(&e->kconf, cfg->kafka[i].name, cfg->kafka[i].value);
+    if (e->opts.group_mode) {
+        const char *gid = NULL;
+        for (int i = 0; i < cfg->nkafka; i++)
+            if (strcmp(cfg->kafka[i].name, "group.id") == 0) gid = cfg->kafka[i].value;
+        e->group_id = gid ? sd_xstrdup(gid) : sd_xasprintf("streamdelta-%s", cfg->topic);
+    }
+    sd_status st = e->opts.from_avro ? pe_file_setup(e, err) : pe_kafka_setup(e, err);
+    if (st == SD_OK) st = pipe_derive_compile(cfg, e->input, &e->plan, err);
+    if (st == SD_OK) st = pe_resolve_columns(e, err);
+    if (st == SD_OK) st = pe_open_table(e, err);
+    if (st == SD_OK && e->source == &pe_kafka_source) st = pe_open_dead_letters(e, err);
+    if (st == SD_OK) st = e->source->open(e, err);
+    if (st != SD_OK) {
+        pipe_engine_free(e);
+        return NULL;
+    }
+    e->source_open = true;
+    sd_batch_init(&e->decoded, e->input);
+    return e;
+}
+
+void pipe_engine_free(pipe_engine *e) {
+    if (e == NULL) return;
+    kafka_source_free(e->src);
+    avro_ocf_close(e->ocf);
+    free(e->file_name);
+    free(e->polled.parts);
+    free(e->polled.first);
+    free(e->polled.next);
+    kafka_dlq_free(e->dlq);
+    if (e->dlq_fd >= 0) close(e->dlq_fd);
+    if (e->merge) pipe_merge_close(e->merge);
+    avro_stream_free(e->dec);
+    if (e->input) sd_batch_free(&e->decoded);
+    pipe_derive_free(e->plan);
+    sd_schema_free(e->input);
+    avro_schema_free(e->reader);
+    avro_registry_free(e->reg);
+    kafka_config_free(&e->kconf);
+    free(e->group_id);
+    free(e->origins);
+    sd_buf_free(&e->dlq_buf);
+    free(e);
+}
+
+const pipe_progress *pipe_engine_progress(const pipe_engine *e) {
+    return e->have_progress ? &e->progress : NULL;
+}
+
+pipe_engine_totals pipe_engine_get_totals(const pipe_engine *e) {
+    return e->totals;
+}
+
+const sd_schema *pipe_engine_schema(const pipe_engine *e) {
+    return e->plan->output;
 }

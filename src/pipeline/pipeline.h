@@ -529,6 +529,11 @@ typedef struct pipe_engine_options {
     const volatile int *stop;   /* set (by a signal handler) to stop between batches */
     int max_retry_backoff_ms;   /* 0 = 10000 */
     int retry_give_up_ms;       /* 0 = retry transient errors forever */
+    /* Read this Avro container file instead of the Kafka topic (records in
+     * the file's own schema; a corrupt record stops the run). Its position,
+     * the next record index, is a txn action of appId
+     * "streamdelta-file-<file name>-0"; the run ends at the file's end. */
+    const char *from_avro;
 } pipe_engine_options;
 
 /* Totals since pipe_engine_new. */
