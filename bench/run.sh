@@ -9,8 +9,12 @@
 #   BENCH_DELTA_COMMITS, BENCH_DELTA_FILES, BENCH_DELTA_ROWS  Delta section:
 #                log of 10,000 commits adding 100,000 files; 10,000,000 rows
 #
+#   BENCH_ENGINE_EVENTS  engine section: events read from an Avro file
+#                (default 10,000,000; the file is kept in bench/out/)
+#
 #   bash bench/run.sh [SECTION]   one section (parquet, avro, optimize,
-#                                 delta); all of them without an argument
+#                                 delta, engine); all of them without an
+#                                 argument
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -18,8 +22,8 @@ ROWS=${BENCH_ROWS:-10000000}
 DIR=${BENCH_DIR:-$BUILD/bench}
 ONLY=${1:-all}
 case "$ONLY" in
-    all | parquet | avro | optimize | delta) ;;
-    *) echo "bench/run.sh: unknown section '$ONLY' (parquet, avro, optimize, delta)" >&2; exit 2 ;;
+    all | parquet | avro | optimize | delta | engine) ;;
+    *) echo "bench/run.sh: unknown section '$ONLY' (parquet, avro, optimize, delta, engine)" >&2; exit 2 ;;
 esac
 section() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 mkdir -p "$DIR"
@@ -155,4 +159,15 @@ for threads in $DELTA_THREADS; do
     read -r _ rows secs _ < <(node bench/duckdb_delta.mjs csv "$rtable" "$threads" /dev/null)
     printf '%-46s %10s %18s\n' "replay + COPY csv $rows rows: DuckDB x$threads" "$secs" "$(rate "$rows" "$secs")"
 done
+fi
+
+# Engine: the whole stream (decode, derive, late, dedupe, MERGE, commit)
+# from an Avro container file into a fresh table, copy-on-write and
+# deletion vectors (bench/engine.sh). Goal: 1M events/s copy-on-write on
+# 2 cores, peak RSS under 2 GiB.
+if section engine; then
+make --no-print-directory "$BUILD/streamdelta" >/dev/null
+echo
+echo "== Engine: ${BENCH_ENGINE_EVENTS:-10000000} movie-rating events from an Avro file (10% duplicates, 10% updates, 2% late) =="
+bash bench/engine.sh "$BUILD"
 fi
