@@ -587,6 +587,11 @@ typedef struct delta_optimize_options {
     int64_t target_size; /* bytes; files smaller are compacted (default 256 MiB) */
     int min_files;       /* fewest small files in a partition worth compacting (default 2) */
     int max_retries;     /* commit retries on lost races (default 10) */
+    /* Most input bytes rewritten in this run (0 = no limit): candidates are
+     * taken in partition and path order until the next would pass it, so
+     * auto-compaction in a stream bounds its work per micro-batch. */
+    int64_t max_bytes;
+    bool auto_compact; /* record "auto":true in commitInfo, as Delta's auto compaction */
 } delta_optimize_options;
 
 typedef struct delta_optimize_metrics {

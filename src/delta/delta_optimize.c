@@ -274,7 +274,7 @@ static void opt_params(const delta_optimize_options *o, sd_buf *out) {
     sd_buf_append_byte(&list, ']');
     sd_buf_append_str(out, "{\"predicate\":");
     sd_json_append_string(out, (const char *)list.data, list.len);
-    sd_buf_append_str(out, ",\"zOrderBy\":\"[]\",\"auto\":false}");
+    sd_buf_appendf(out, ",\"zOrderBy\":\"[]\",\"auto\":%s}", o->auto_compact ? "true" : "false");
     sd_buf_free(&list);
 }
 
@@ -317,6 +317,22 @@ static sd_status opt_select(opt_ctx *c, const delta_optimize_options *o, opt_ite
     *out = items;
     *n = k;
     return SD_OK;
+}
+
+/* How many of the sorted candidates fit in max_bytes (all when 0): a
+ * prefix, so a capped run compacts whole leading partitions and part of
+ * the next one; the rest waits for the next run. */
+static size_t opt_capped(const opt_item *items, size_t n, int64_t max_bytes) {
+    if (max_bytes <= 0) return n;
+    int64_t sum = 0;
+    size_t k = 0;
+    while (k < n) {
+        int64_t sz = items[k].file->add->size > 0 ? items[k].file->add->size : 0;
+        if (sum + sz > max_bytes) break;
+        sum += sz;
+        k++;
+    }
+    return k;
 }
 
 static void opt_defaults(const delta_optimize_options *in, delta_optimize_options *o) {
@@ -369,7 +385,7 @@ sd_status delta_optimize(const delta_snapshot *s, const delta_optimize_options *
     size_t n = 0;
     st = opt_select(&c, &o, &items, &n, m, err);
     delta_transaction *t = delta_transaction_begin(s, "OPTIMIZE");
-    if (st == SD_OK) st = opt_rewrite(&c, items, n, t, m, err);
+    if (st == SD_OK) st = opt_rewrite(&c, items, opt_capped(items, n, o.max_bytes), t, m, err);
     m->total_files_skipped = m->total_considered_files - m->num_files_removed;
     if (st == SD_OK && m->num_files_removed > 0) {
         sd_buf params = SD_BUF_INIT, metrics = SD_BUF_INIT;

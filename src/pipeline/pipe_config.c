@@ -32,6 +32,7 @@ typedef enum pc_kind {
     PC_DURATION, /* milliseconds */
     PC_ENUM,     /* int-sized C enum, values index `names` */
     PC_LIST,     /* comma-separated names: char ** at offset, int count at count_offset */
+    PC_SIZE,     /* bytes: 128MB, 64KB, 1GB or a number of bytes (units of 1024) */
 } pc_kind;
 
 typedef struct pc_key {
@@ -41,7 +42,7 @@ typedef struct pc_key {
     size_t offset;
     size_t count_offset; /* PC_LIST */
     const char *def;
-    int64_t min, max; /* PC_INT, PC_DURATION */
+    int64_t min, max; /* PC_INT, PC_DURATION, PC_SIZE */
     const char *const *names;
     const char *help;
 } pc_key;
@@ -49,13 +50,16 @@ typedef struct pc_key {
 static const char *const pc_offsets_names[] = {"earliest", "latest", NULL};
 static const char *const pc_trigger_names[] = {"fast", "interval", "available-now", NULL};
 static const char *const pc_dlq_names[] = {"file", "topic", "none", NULL};
+static const char *const pc_compact_names[] = {"table", "true", "false", NULL};
 
 _Static_assert(sizeof(pipe_trigger_mode) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(pipe_start_offsets) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(pipe_dead_letter_mode) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(pipe_auto_compact_mode) == sizeof(int), "enums are stored as int");
 
 #define PC_OFF(f) offsetof(pipe_config, f)
 #define PC_HOUR INT64_C(3600000)
+#define PC_MIB INT64_C(1048576)
 
 static const pc_key pc_keys[] = {
     {"source", "topic", PC_STRING, PC_OFF(topic), 0, "movie.ratings.v1", 0, 0, NULL,
@@ -79,6 +83,17 @@ static const pc_key pc_keys[] = {
      "drop events whose partition date is older than today - late_days"},
     {"sink", "deletion_vectors", PC_BOOL, PC_OFF(deletion_vectors), 0, "false", 0, 0, NULL,
      "write deletion vectors instead of rewriting files on update"},
+    /* Databricks' auto compaction defaults: minNumFiles 50, 128 MB files. */
+    {"sink", "auto_compact", PC_ENUM, PC_OFF(auto_compact), 0, "table", 0, 0, pc_compact_names,
+     "compact small files after commits: true | false | table (the table's "
+     "delta.autoOptimize.autoCompact)"},
+    {"sink", "auto_compact_min_files", PC_INT, PC_OFF(auto_compact_min_files), 0, "50", 2, 1000000,
+     NULL, "small files in one partition that start a compaction of it"},
+    {"sink", "auto_compact_target_size", PC_SIZE, PC_OFF(auto_compact_target_size), 0, "128MB", 1,
+     INT64_C(1) << 40, NULL, "files smaller than this are small; compaction writes files this big"},
+    {"sink", "auto_compact_max_bytes", PC_SIZE, PC_OFF(auto_compact_max_bytes), 0, "128MB", 1,
+     INT64_C(1) << 40, NULL,
+     "most bytes one compaction rewrites (one partition per micro-batch at most)"},
     {"columns", "order", PC_LIST, PC_OFF(order), PC_OFF(norder),
      "event_id, user_id, movie_id, rating, is_approved, rating_timestamp, rating_date", 0, 0, NULL,
      "output columns in order (empty: input columns, then derived ones)"},
@@ -178,6 +193,38 @@ bool pipe_parse_duration(const char *s, int64_t *ms) {
     return false;
 }
 
+/* "128MB", "64KB", "1GB", "1048576": bytes, units powers of 1024 as in
+ * Spark's byte-size settings (and `optimize --target-size`). */
+static bool pc_parse_size(const char *s, int64_t *out) {
+    static const struct {
+        const char *unit;
+        int64_t mult;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"k", 1024},
+                 {"kb", 1024},
+                 {"kib", 1024},
+                 {"m", PC_MIB},
+                 {"mb", PC_MIB},
+                 {"mib", PC_MIB},
+                 {"g", PC_MIB << 10},
+                 {"gb", PC_MIB << 10},
+                 {"gib", PC_MIB << 10}};
+    size_t i = 0;
+    int64_t v = 0;
+    while (isdigit((unsigned char)s[i])) {
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s[i] - '0', &v))
+            return false;
+        i++;
+    }
+    if (i == 0) return false;
+    while (s[i] == ' ') i++;
+    for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+        if (strcasecmp(s + i, units[u].unit) == 0)
+            return !__builtin_mul_overflow(v, units[u].mult, out);
+    return false;
+}
+
 static void pc_free_list(char **list, int n) {
     for (int i = 0; i < n; i++) free(list[i]);
     free(list);
@@ -248,6 +295,17 @@ static sd_status pc_set_key(pipe_config *cfg, int idx, const char *value, const 
                                     where, value);
             if (v < k->min || v > k->max)
                 return sd_error_set(err, SD_ERR_ARG, "%s: '%s' is out of range [%lldms, %lldms]",
+                                    where, value, (long long)k->min, (long long)k->max);
+            *(int64_t *)field = v;
+            break;
+        case PC_SIZE:
+            if (!pc_parse_size(value, &v))
+                return sd_error_set(err, SD_ERR_ARG,
+                                    "%s: '%s' is not a size (an integer and an optional unit: "
+                                    "128MB, 64KB, 1GB, bytes)",
+                                    where, value);
+            if (v < k->min || v > k->max)
+                return sd_error_set(err, SD_ERR_ARG, "%s: '%s' is out of range [%lld, %lld] bytes",
                                     where, value, (long long)k->min, (long long)k->max);
             *(int64_t *)field = v;
             break;
@@ -698,6 +756,18 @@ static void pc_format_value(const pipe_config *cfg, const pc_key *k, sd_buf *out
                 sd_buf_appendf(out, "%lldms", (long long)ms);
             break;
         }
+        case PC_SIZE: {
+            int64_t b = *(const int64_t *)field;
+            if (b != 0 && b % (PC_MIB << 10) == 0)
+                sd_buf_appendf(out, "%lldGB", (long long)(b / (PC_MIB << 10)));
+            else if (b != 0 && b % PC_MIB == 0)
+                sd_buf_appendf(out, "%lldMB", (long long)(b / PC_MIB));
+            else if (b != 0 && b % 1024 == 0)
+                sd_buf_appendf(out, "%lldKB", (long long)(b / 1024));
+            else
+                sd_buf_appendf(out, "%lld", (long long)b);
+            break;
+        }
         case PC_LIST: {
             char *const *list = *(char **const *)field;
             int n = *(const int *)((const char *)cfg + k->count_offset);
@@ -727,8 +797,8 @@ void pipe_config_format(const pipe_config *cfg, sd_buf *out) {
 }
 
 void pipe_config_help(sd_buf *out) {
-    static const char *kind_names[] = {"string",   "integer", "boolean",
-                                       "duration", "choice",  "list"};
+    static const char *kind_names[] = {"string", "integer", "boolean", "duration",
+                                       "choice", "list",    "size"};
     const char *section = "";
     for (int i = 0; i < PC_NKEYS; i++) {
         const pc_key *k = &pc_keys[i];
@@ -736,13 +806,13 @@ void pipe_config_help(sd_buf *out) {
             section = k->section;
             sd_buf_appendf(out, "[%s]\n", section);
         }
-        sd_buf_appendf(out, "  %-20s %-8s %s (default: %s)\n", k->key, kind_names[k->kind], k->help,
+        sd_buf_appendf(out, "  %-24s %-8s %s (default: %s)\n", k->key, kind_names[k->kind], k->help,
                        k->def[0] ? k->def : "empty");
         if (strcmp(k->section, "source") == 0 && strcmp(k->key, "starting_offsets") == 0)
-            sd_buf_appendf(out, "  %-20s %-8s %s\n", "kafka.<property>", "string",
+            sd_buf_appendf(out, "  %-24s %-8s %s\n", "kafka.<property>", "string",
                            "passed through to librdkafka (e.g. kafka.security.protocol = SSL)");
     }
-    sd_buf_appendf(out, "[derive]\n  %-20s %-8s %s\n", "<column>", "expr",
+    sd_buf_appendf(out, "[derive]\n  %-24s %-8s %s\n", "<column>", "expr",
                    "derived column = expression (see the expression language); defaults: "
                    "is_approved = rating >= 7, rating_date = to_date(rating_timestamp)");
 }

@@ -670,6 +670,19 @@ static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int6
         p->table_version = ms.version;
         e->totals.retries += ms.retries;
     }
+    p->compact_version = -1;
+    if (st == SD_OK && p->table_version >= 0) {
+        /* Auto-compaction: after the batch's durable commit, so its
+         * failure never costs the batch. */
+        t = sd_now_ns();
+        pipe_compact_stats cs;
+        pipe_merge_auto_compact(e->merge, &cs);
+        p->compact_ms = pe_ms_since(t);
+        p->compact_files_removed = cs.files_removed;
+        p->compact_files_added = cs.files_added;
+        p->compact_version = cs.version;
+        if (cs.warning[0] && e->opts.human) fprintf(e->opts.human, "streamdelta: %s\n", cs.warning);
+    }
     if (have_out) sd_batch_free(&out);
     if (st == SD_OK) {
         p->total_ms = pe_ms_since(t0);

@@ -18,7 +18,10 @@
  *    read from disk - key and order columns only - for other writers');
  *  - the merge attempt: classify rows, rewrite the files holding replaced
  *    rows, write one new file per partition touched, commit;
- *  - the public calls, with the retry loop around conflicts.
+ *  - the public calls, with the retry loop around conflicts;
+ *  - auto-compaction: after a commit, one partition of the window with
+ *    many small files is bin-packed by the Delta layer's OPTIMIZE, and the
+ *    compaction commit is folded into the index like another writer's.
  *
  * Memory of the index per key: 24 bytes of entry, 8 / load factor (0.35 to
  * 0.7) bytes of slot, the key bytes plus a 1-byte length (a 36-character
@@ -399,6 +402,9 @@ struct pipe_merge {
     bool stale;  /* index lost (a failed sync): rebuild before the next merge */
     bool cfg_dv; /* sink.deletion_vectors */
     bool use_dv; /* this attempt marks replaced rows with deletion vectors */
+    /* sink.auto_compact* */
+    pipe_auto_compact_mode compact_mode;
+    int64_t compact_min_files, compact_target, compact_max_bytes;
 };
 
 /* A new data file being built: the rows of one partition. */
@@ -730,6 +736,10 @@ pipe_merge *pipe_merge_open(const pipe_config *cfg, const sd_schema *schema, int
     m->snap = snap;
     m->late_days = cfg->late_days;
     m->cfg_dv = cfg->deletion_vectors;
+    m->compact_mode = cfg->auto_compact;
+    m->compact_min_files = cfg->auto_compact_min_files;
+    m->compact_target = cfg->auto_compact_target_size;
+    m->compact_max_bytes = cfg->auto_compact_max_bytes;
     m->schema = sd_schema_new();
     sd_type_clear(m->schema);
     sd_type_copy(m->schema, delta_snapshot_schema(snap));
@@ -1257,6 +1267,28 @@ static sd_status mg_reload(pipe_merge *m, const mg_offsets *off, sd_error *err) 
     return st;
 }
 
+/* A checkpoint when `version` (just committed, m->snap is at it) calls for
+ * one, then the clean-up of expired log files Delta does after it. Trouble
+ * goes to `warning`: the commit itself is durable. */
+static void mg_checkpoint_if_due(pipe_merge *m, int64_t version, char *warning, size_t cap) {
+    int interval = delta_snapshot_checkpoint_interval(m->snap);
+    if (interval <= 0 || version % interval != 0) return;
+    sd_error cerr = {0};
+    if (delta_checkpoint_write(m->snap, &cerr) != SD_OK)
+        snprintf(warning, cap, "committed version %lld, but writing its checkpoint failed: %.900s",
+                 (long long)version, cerr.msg);
+    /* As Delta does after a checkpoint (delta.enableExpiredLogCleanup):
+     * drop log files older than delta.logRetentionDuration that no
+     * retained checkpoint needs. */
+    else if (strcmp(delta_snapshot_property(m->snap, "delta.enableExpiredLogCleanup", "true"),
+                    "false") != 0 &&
+             delta_log_cleanup(m->snap, sd_now_ms(), NULL, &cerr) != SD_OK)
+        snprintf(warning, cap,
+                 "committed version %lld and its checkpoint, but cleaning up expired log "
+                 "files failed: %.880s",
+                 (long long)version, cerr.msg);
+}
+
 /* After our commit: the new snapshot, the index patched with the files we
  * wrote, and a checkpoint when the version calls for one. */
 static sd_status mg_after_commit(pipe_merge *m, const mg_plan *p, int64_t version,
@@ -1274,24 +1306,7 @@ static sd_status mg_after_commit(pipe_merge *m, const mg_plan *p, int64_t versio
         sd_error_clear(err);
         return SD_OK;
     }
-    int interval = delta_snapshot_checkpoint_interval(m->snap);
-    if (interval > 0 && version % interval == 0) {
-        sd_error cerr = {0};
-        if (delta_checkpoint_write(m->snap, &cerr) != SD_OK)
-            snprintf(stats->warning, sizeof(stats->warning),
-                     "committed version %lld, but writing its checkpoint failed: %.900s",
-                     (long long)version, cerr.msg);
-        /* As Delta does after a checkpoint (delta.enableExpiredLogCleanup):
-         * drop log files older than delta.logRetentionDuration that no
-         * retained checkpoint needs. */
-        else if (strcmp(delta_snapshot_property(m->snap, "delta.enableExpiredLogCleanup", "true"),
-                        "false") != 0 &&
-                 delta_log_cleanup(m->snap, sd_now_ms(), NULL, &cerr) != SD_OK)
-            snprintf(stats->warning, sizeof(stats->warning),
-                     "committed version %lld and its checkpoint, but cleaning up expired log "
-                     "files failed: %.880s",
-                     (long long)version, cerr.msg);
-    }
+    mg_checkpoint_if_due(m, version, stats->warning, sizeof(stats->warning));
     return SD_OK;
 }
 
@@ -1358,6 +1373,121 @@ sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app
     }
     mg_plan_free(&plan, true);
     return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Auto-compaction                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Retries of the compaction commit on lost races that are no conflict;
+ * a real conflict gives up at once (the next batch tries again). */
+#define MG_COMPACT_RETRIES 3
+
+static bool mg_compact_enabled(const pipe_merge *m) {
+    if (m->compact_mode == PIPE_COMPACT_ON) return true;
+    if (m->compact_mode == PIPE_COMPACT_OFF) return false;
+    return strcasecmp(delta_snapshot_property(m->snap, "delta.autoOptimize.autoCompact", "false"),
+                      "true") == 0;
+}
+
+static bool mg_compact_small(const pipe_merge *m, const delta_file *df) {
+    return df->add->size < m->compact_target || df->add->has_dv;
+}
+
+/* The window's partition with the most small files, if it has at least
+ * compact_min_files of them; -1 when none qualifies. Returns an index into
+ * m->files of one file of that partition. The null partition is left
+ * alone (an equality predicate cannot select it). */
+static int64_t mg_compact_pick(const pipe_merge *m) {
+    int64_t best = -1, best_n = 0;
+    bool *seen = sd_xcalloc(m->nfiles ? m->nfiles : 1, sizeof(bool));
+    for (size_t i = 0; i < m->nfiles; i++) {
+        if (seen[i]) continue;
+        const delta_file *a = m->files[i].df;
+        if (m->part_col >= 0 && a->partition_values[0].is_null) continue;
+        int64_t n = 0;
+        for (size_t j = i; j < m->nfiles; j++) {
+            const delta_file *b = m->files[j].df;
+            if (m->part_col >= 0 &&
+                (b->partition_values[0].is_null ||
+                 sd_value_compare(&a->partition_values[0], &b->partition_values[0]) != 0))
+                continue;
+            seen[j] = true;
+            n += mg_compact_small(m, b);
+        }
+        if (n >= m->compact_min_files && n > best_n) {
+            best = (int64_t)i;
+            best_n = n;
+        }
+    }
+    free(seen);
+    return best;
+}
+
+/* Fold the compaction commit (and whatever other writers committed before
+ * it) into the index; the compacted files' keys are read back from disk. */
+static void mg_compact_fold(pipe_merge *m, int64_t version, pipe_compact_stats *cs) {
+    sd_error err = {0};
+    delta_snapshot *ns = NULL;
+    sd_status st = delta_snapshot_update(m->snap, version, &ns, &err);
+    if (st == SD_OK) st = mg_sync(m, ns, NULL, 0, &err);
+    if (st != SD_OK) {
+        m->stale = true;
+        snprintf(cs->warning, sizeof(cs->warning),
+                 "compacted into version %lld, but refreshing the merge index failed (rebuilt on "
+                 "the next batch): %.880s",
+                 (long long)version, err.msg);
+        return;
+    }
+    mg_checkpoint_if_due(m, version, cs->warning, sizeof(cs->warning));
+}
+
+void pipe_merge_auto_compact(pipe_merge *m, pipe_compact_stats *cs) {
+    memset(cs, 0, sizeof(*cs));
+    cs->version = -1;
+    if (m->stale || !mg_compact_enabled(m)) return;
+    int64_t pick = mg_compact_pick(m);
+    if (pick < 0) return;
+    const delta_file *df = m->files[pick].df;
+    pq_predicate pred;
+    memset(&pred, 0, sizeof(pred));
+    sd_buf text = SD_BUF_INIT;
+    delta_optimize_options o = {.target_size = m->compact_target,
+                                /* The trigger is decided here; a capped run may
+                                 * take fewer files than that. */
+                                .min_files = 2,
+                                .max_retries = MG_COMPACT_RETRIES,
+                                .max_bytes = m->compact_max_bytes,
+                                .auto_compact = true};
+    if (m->part_col >= 0) {
+        /* The value is borrowed from m->snap, which outlives the call. */
+        pred.path = m->schema->children[m->part_col].name;
+        pred.op = PQ_EQ;
+        pred.value = df->partition_values[0];
+        sd_buf_appendf(&text, "%s = '", pred.path);
+        delta_partition_value_format(&df->partition_values[0], &text);
+        sd_buf_append_byte(&text, '\'');
+        o.preds = &pred;
+        o.npreds = 1;
+        o.predicate_text = sd_buf_cstr(&text);
+    }
+    delta_optimize_metrics met;
+    sd_error err = {0};
+    sd_status st = delta_optimize(m->snap, &o, &met, &err);
+    sd_buf_free(&text);
+    if (st != SD_OK) {
+        /* The batch is committed; compaction is only an optimisation. */
+        snprintf(cs->warning, sizeof(cs->warning), "auto-compaction of %s skipped: %.900s",
+                 m->table, err.msg);
+        return;
+    }
+    if (met.version < 0) return;
+    cs->version = met.version;
+    cs->files_removed = met.num_files_removed;
+    cs->files_added = met.num_files_added;
+    cs->bytes_removed = met.bytes_removed;
+    cs->bytes_added = met.bytes_added;
+    mg_compact_fold(m, met.version, cs);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -77,11 +77,18 @@ void pipe_progress_format_json(const pipe_progress *p, sd_buf *out) {
     sd_buf_appendf(out,
                    ",\"streamdelta\":{\"deadLettered\":%lld,\"late\":%lld,\"duplicates\":%lld,"
                    "\"inserted\":%lld,\"updated\":%lld,\"unchanged\":%lld,\"filesAdded\":%lld,"
-                   "\"filesRemoved\":%lld,\"bytesAdded\":%lld,\"tableVersion\":%lld}}",
+                   "\"filesRemoved\":%lld,\"bytesAdded\":%lld,\"tableVersion\":%lld,",
                    (long long)p->dead_lettered, (long long)p->late, (long long)p->deduplicated,
                    (long long)p->inserted, (long long)p->updated, (long long)p->unchanged,
                    (long long)p->files_added, (long long)p->files_removed,
                    (long long)p->bytes_added, (long long)p->table_version);
+    /* Auto-compaction after the commit: files it compacted and its commit. */
+    sd_buf_appendf(out,
+                   "\"autoCompact\":{\"filesRemoved\":%lld,\"filesAdded\":%lld,"
+                   "\"version\":%lld,\"durationMs\":%lld}}}",
+                   (long long)p->compact_files_removed, (long long)p->compact_files_added,
+                   (long long)(p->compact_files_removed > 0 ? p->compact_version : -1),
+                   (long long)p->compact_ms);
 }
 
 void pipe_progress_format_human(const pipe_progress *p, sd_buf *out) {
@@ -98,6 +105,10 @@ void pipe_progress_format_human(const pipe_progress *p, sd_buf *out) {
         sd_buf_appendf(out, " | v%lld", (long long)p->table_version);
     else
         sd_buf_append_str(out, " | no commit");
+    if (p->compact_files_removed > 0)
+        sd_buf_appendf(out, " | compacted %lld -> %lld files v%lld %lld ms",
+                       (long long)p->compact_files_removed, (long long)p->compact_files_added,
+                       (long long)p->compact_version, (long long)p->compact_ms);
     /* Offsets: all of them when few, else a count (a line must stay a line). */
     if (p->npartitions > 0 && p->npartitions <= 8) {
         sd_buf_append_str(out, " | next");

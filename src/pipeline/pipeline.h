@@ -243,6 +243,14 @@ typedef enum pipe_trigger_mode {
     PIPE_TRIGGER_AVAILABLE_NOW, /* drain what is in the topic at start, then stop */
 } pipe_trigger_mode;
 
+/* sink.auto_compact: whether the stream compacts small files after its
+ * commits (Delta's delta.autoOptimize.autoCompact). */
+typedef enum pipe_auto_compact_mode {
+    PIPE_COMPACT_TABLE, /* as the table's delta.autoOptimize.autoCompact says (off when unset) */
+    PIPE_COMPACT_ON,
+    PIPE_COMPACT_OFF,
+} pipe_auto_compact_mode;
+
 typedef enum pipe_dead_letter_mode {
     PIPE_DLQ_FILE,  /* JSON lines appended to `path` */
     PIPE_DLQ_TOPIC, /* produced to a Kafka topic */
@@ -257,7 +265,7 @@ typedef struct pipe_config_pair {
 } pipe_config_pair;
 
 /* Number of keys in the table (the size of pipe_config.line). */
-#define PIPE_CONFIG_NKEYS 20
+#define PIPE_CONFIG_NKEYS 24
 
 /* The effective configuration. Strings are owned (never NULL; "" = unset). */
 typedef struct pipe_config {
@@ -276,6 +284,10 @@ typedef struct pipe_config {
     char *order_by;     /* newest (largest) wins when keys repeat */
     int64_t late_days;
     bool deletion_vectors;
+    pipe_auto_compact_mode auto_compact;
+    int64_t auto_compact_min_files;   /* small files in a partition that trigger it */
+    int64_t auto_compact_target_size; /* bytes; smaller files are "small" */
+    int64_t auto_compact_max_bytes;   /* most bytes rewritten after one micro-batch */
     /* [derive] */
     int nderive;
     pipe_config_pair *derive; /* column name = expression text, in order */
@@ -419,6 +431,30 @@ sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app
                             const int64_t *next_offsets, int npartitions, int64_t today_days,
                             pipe_merge_stats *stats, sd_error *err);
 
+/* What one auto-compaction did (pipe_merge_auto_compact). */
+typedef struct pipe_compact_stats {
+    int64_t version; /* the OPTIMIZE commit; -1 when nothing was compacted */
+    int64_t files_removed, files_added;
+    int64_t bytes_removed, bytes_added;
+    /* Why compaction gave up (a concurrent writer removed one of its files,
+     * an I/O error): "" when it did not. The stream's own commit is never
+     * affected. */
+    char warning[SD_ERROR_MSG_MAX];
+} pipe_compact_stats;
+
+/* Auto-compaction after a stream commit (Delta's
+ * delta.autoOptimize.autoCompact; on when cfg->auto_compact says so, or it
+ * is PIPE_COMPACT_TABLE and the table property is true): when a partition
+ * of the window holds at least auto_compact_min_files files smaller than
+ * auto_compact_target_size (or with deletion vectors), that one partition -
+ * the one with the most - is bin-packed as OPTIMIZE does (dataChange=false,
+ * commitInfo "OPTIMIZE" with auto=true), rewriting at most
+ * auto_compact_max_bytes, so one call costs about one micro-batch at most.
+ * The compaction commit is folded into the key index like another
+ * writer's. A conflict with a concurrent writer or any other failure is not
+ * an error: nothing is committed and stats->warning says why. */
+void pipe_merge_auto_compact(pipe_merge *m, pipe_compact_stats *stats);
+
 void pipe_merge_close(pipe_merge *m);
 
 /* Introspection of the key index (tests, progress): the number of keys
@@ -472,18 +508,21 @@ sd_status pipe_dedupe(sd_batch *rows, int key_col, int order_col, pipe_row_origi
 typedef struct pipe_progress {
     char run_id[37];
     int64_t batch_id;
-    int64_t timestamp_ms; /* wall clock at the batch's start */
-    const char *topic;    /* borrowed */
-    const char *table;    /* borrowed */
-    int64_t input_rows;   /* messages fetched */
+    int64_t timestamp_ms;        /* wall clock at the batch's start */
+    const char *topic;           /* borrowed */
+    const char *table;           /* borrowed */
+    int64_t input_rows;          /* messages fetched */
     double input_rows_per_s;     /* input rows / time since the previous batch started */
     double processed_rows_per_s; /* input rows / this batch's duration */
     int64_t fetch_ms, decode_ms, transform_ms, dead_letter_ms, merge_ms, total_ms;
     int64_t dead_lettered, late, deduplicated; /* rows removed before the merge */
     int64_t inserted, updated, unchanged;      /* from the merge */
     int64_t files_added, files_removed, bytes_added;
-    int64_t output_rows; /* rows handed to the merge */
+    int64_t output_rows;   /* rows handed to the merge */
     int64_t table_version; /* -1 when nothing was committed */
+    /* Auto-compaction after the commit (pipe_merge_auto_compact). */
+    int64_t compact_ms, compact_files_removed, compact_files_added;
+    int64_t compact_version; /* -1 when nothing was compacted */
     int npartitions;
     int32_t partitions[PIPE_PROGRESS_MAX_PARTITIONS];
     int64_t start_offsets[PIPE_PROGRESS_MAX_PARTITIONS]; /* first offset read (-1 unknown) */

@@ -90,6 +90,10 @@ TEST(pipe_config_format_defaults) {
                                  "order_by = rating_timestamp\n"
                                  "late_days = 5\n"
                                  "deletion_vectors = false\n"
+                                 "auto_compact = table\n"
+                                 "auto_compact_min_files = 50\n"
+                                 "auto_compact_target_size = 128MB\n"
+                                 "auto_compact_max_bytes = 128MB\n"
                                  "\n[derive]\n"
                                  "is_approved = rating >= 7\n"
                                  "rating_date = to_date(rating_timestamp)\n"
@@ -254,7 +258,9 @@ TEST(pipe_config_overrides) {
     sd_error_clear(&err);
     CHECK_INT(pipe_config_set(&cfg, "sink.lateness", "3", &err), SD_ERR_ARG);
     CHECK_STR(err.msg, "--set sink.lateness: unknown key 'lateness' in [sink] (keys: table, key, "
-                       "partition_by, order_by, late_days, deletion_vectors)");
+                       "partition_by, order_by, late_days, deletion_vectors, auto_compact, "
+                       "auto_compact_min_files, "
+                       "auto_compact_target_size, auto_compact_max_bytes)");
     sd_error_clear(&err);
     CHECK_INT(pipe_config_set(&cfg, "progress.json", "#out", &err), SD_ERR_ARG);
     CHECK_STR(err.msg, "--set progress.json: '#out' would read back as a comment from ';' or '#' "
@@ -384,6 +390,11 @@ TEST(pipe_config_help_lists_every_key) {
                           "order_by",
                           "late_days",
                           "deletion_vectors",
+                          "auto_compact",
+                          "auto_compact_min_files",
+                          "auto_compact_target_size",
+                          "auto_compact_max_bytes",
+                          "delta.autoOptimize.autoCompact",
                           "order",
                           "interval",
                           "max_batch_records",
@@ -396,7 +407,7 @@ TEST(pipe_config_help_lists_every_key) {
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         if (strstr(h, keys[i]) == NULL) unit_fail(__FILE__, __LINE__, "help lacks %s", keys[i]);
     }
-    CHECK(strstr(h, "  late_days            integer  drop events whose partition date is older "
+    CHECK(strstr(h, "  late_days                integer  drop events whose partition date is older "
                     "than today - late_days (default: 5)\n") != NULL);
     sd_buf_free(&help);
 }
@@ -534,4 +545,46 @@ TEST(pipe_derive_compile_errors) {
     CHECK_STR(compile_msg("[sink]\nkey = id\n[columns]\norder =\n"),
               "cfg.ini:2: sink.key: column 'id' is not in the output (columns: event_id, user_id, "
               "movie_id, rating, rating_timestamp, is_approved, rating_date)");
+}
+
+TEST(pipe_config_auto_compact_keys) {
+    pipe_config cfg;
+    pipe_config_init(&cfg);
+    sd_error err = {0};
+    CHECK_INT(cfg.auto_compact, PIPE_COMPACT_TABLE);
+    CHECK_INT(cfg.auto_compact_min_files, 50);
+    CHECK_INT(cfg.auto_compact_target_size, 128LL * 1024 * 1024);
+    CHECK_INT(cfg.auto_compact_max_bytes, 128LL * 1024 * 1024);
+    CHECK_OK(pipe_config_set(&cfg, "sink.auto_compact", "TRUE", &err), &err);
+    CHECK_INT(cfg.auto_compact, PIPE_COMPACT_ON);
+    CHECK_OK(pipe_config_set(&cfg, "sink.auto_compact", "false", &err), &err);
+    CHECK_INT(cfg.auto_compact, PIPE_COMPACT_OFF);
+    CHECK_OK(pipe_config_set(&cfg, "sink.auto_compact_target_size", "64KB", &err), &err);
+    CHECK_INT(cfg.auto_compact_target_size, 65536);
+    CHECK_OK(pipe_config_set(&cfg, "sink.auto_compact_max_bytes", "3 gb", &err), &err);
+    CHECK_INT(cfg.auto_compact_max_bytes, 3LL << 30);
+    CHECK_OK(pipe_config_set(&cfg, "sink.auto_compact_max_bytes", "1000", &err), &err);
+    CHECK_INT(cfg.auto_compact_max_bytes, 1000);
+    CHECK_INT(pipe_config_set(&cfg, "sink.auto_compact_target_size", "12XB", &err), SD_ERR_ARG);
+    CHECK_STR(err.msg, "--set sink.auto_compact_target_size: '12XB' is not a size (an integer and "
+                       "an optional unit: 128MB, 64KB, 1GB, bytes)");
+    CHECK_INT(pipe_config_set(&cfg, "sink.auto_compact_target_size", "0", &err), SD_ERR_ARG);
+    CHECK_INT(pipe_config_set(&cfg, "sink.auto_compact_min_files", "1", &err), SD_ERR_ARG);
+    sd_error_clear(&err);
+    CHECK_INT(pipe_config_set(&cfg, "sink.auto_compact", "maybe", &err), SD_ERR_ARG);
+    CHECK_STR(err.msg, "--set sink.auto_compact: 'maybe' is not one of table | true | false");
+    /* What is printed reads back to the same values. */
+    sd_buf out = SD_BUF_INIT;
+    pipe_config_format(&cfg, &out);
+    CHECK(strstr(sd_buf_cstr(&out), "auto_compact_target_size = 64KB\n") != NULL);
+    CHECK(strstr(sd_buf_cstr(&out), "auto_compact_max_bytes = 1000\n") != NULL);
+    pipe_config back;
+    pipe_config_init(&back);
+    CHECK_OK(pipe_config_parse(&back, (const char *)out.data, out.len, "printed", &err), &err);
+    CHECK_INT(back.auto_compact, PIPE_COMPACT_OFF);
+    CHECK_INT(back.auto_compact_target_size, 65536);
+    CHECK_INT(back.auto_compact_max_bytes, 1000);
+    pipe_config_free(&back);
+    sd_buf_free(&out);
+    pipe_config_free(&cfg);
 }

@@ -649,6 +649,238 @@ TEST(pipe_merge_beside_optimize) {
     sd_schema_free(s);
 }
 
+/* Live files of a table in one partition day (-1: all). */
+static size_t tm_count_files(const char *table, int32_t day) {
+    sd_error err = {0};
+    delta_snapshot *s = NULL;
+    CHECK_OK(delta_snapshot_load(table, -1, &s, &err), &err);
+    if (s == NULL) return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
+        const delta_file *f = delta_snapshot_file(s, i);
+        if (day < 0 || f->partition_values[0].u.i == day) n++;
+    }
+    delta_snapshot_free(s);
+    return n;
+}
+
+/* Auto-compaction: below min_files nothing happens; at min_files the
+ * partition with the most small files is compacted in one OPTIMIZE commit
+ * (auto=true), the index follows the rows into the new file (updates after
+ * it land), and a table property alone turns it on. */
+TEST(pipe_merge_auto_compact) {
+    sd_schema *s = tm_schema();
+    char *table = tm_table("autocompact", s, true);
+    pipe_config cfg;
+    tm_config(&cfg, table, true);
+    cfg.auto_compact = PIPE_COMPACT_ON;
+    cfg.auto_compact_min_files = 6;
+    sd_error err = {0};
+    pipe_merge *m = pipe_merge_open(&cfg, s, TODAY, &err);
+    CHECK(m != NULL);
+    if (m == NULL) return;
+    sd_batch b;
+    sd_batch_init(&b, s);
+    pipe_merge_stats st;
+    pipe_compact_stats cs;
+    char key[16];
+    /* Five batches: TODAY gets five files, TODAY-1 five too. */
+    for (int i = 0; i < 5; i++) {
+        sd_batch_reset(&b);
+        for (int j = 0; j < 4; j++) {
+            snprintf(key, sizeof(key), "k%d", i * 4 + j);
+            tm_row(&b, key, "first", 1.0f, 100, TODAY - j % 2);
+        }
+        CHECK_OK(tm_merge(m, &b, TODAY, &st, &err), &err);
+        pipe_merge_auto_compact(m, &cs);
+        CHECK_INT(cs.version, -1);
+        CHECK_STR(cs.warning, "");
+    }
+    CHECK_INT(tm_count_files(table, TODAY), 5);
+    /* The sixth file of TODAY triggers; TODAY-1 (5 files) is left alone. */
+    sd_batch_reset(&b);
+    tm_row(&b, "k100", "first", 1.0f, 100, TODAY);
+    CHECK_OK(tm_merge(m, &b, TODAY, &st, &err), &err);
+    pipe_merge_auto_compact(m, &cs);
+    CHECK_STR(cs.warning, "");
+    CHECK_INT(cs.version, st.version + 1);
+    CHECK_INT(cs.files_removed, 6);
+    CHECK_INT(cs.files_added, 1);
+    CHECK_INT(tm_count_files(table, TODAY), 1);
+    CHECK_INT(tm_count_files(table, TODAY - 1), 5);
+    sd_buf log = SD_BUF_INIT;
+    tm_log_text(table, &log);
+    CHECK(strstr(sd_buf_cstr(&log), "\"operation\":\"OPTIMIZE\"") != NULL);
+    CHECK(strstr(sd_buf_cstr(&log), "\"auto\":true") != NULL);
+    CHECK(strstr(sd_buf_cstr(&log), "rating_date = '") != NULL);
+    sd_buf_free(&log);
+    /* The index points into the compacted file: updates of keys that moved
+     * replace their rows, and an older event changes nothing. */
+    const char *path = NULL;
+    int64_t row = -1;
+    CHECK(pipe_merge_index_get(m, "k100", 4, &path, &row, NULL));
+    sd_batch_reset(&b);
+    tm_row(&b, "k0", "second", 2.0f, 200, TODAY);
+    tm_row(&b, "k100", "second", 2.0f, 200, TODAY);
+    tm_row(&b, "k8", "old", 2.0f, 50, TODAY);
+    CHECK_OK(tm_merge(m, &b, TODAY, &st, &err), &err);
+    CHECK_INT(st.updated, 2);
+    CHECK_INT(st.unchanged, 1);
+    CHECK_INT(st.retries, 0);
+    size_t n;
+    tm_rec *r = tm_read(table, &n);
+    CHECK_INT(n, 21);
+    const tm_rec *x;
+    CHECK((x = tm_find(r, n, "k0")) && strcmp(x->user, "second") == 0);
+    CHECK((x = tm_find(r, n, "k100")) && strcmp(x->user, "second") == 0);
+    CHECK((x = tm_find(r, n, "k8")) && strcmp(x->user, "first") == 0);
+    for (size_t i = 1; i < n; i++) CHECK(strcmp(r[i - 1].key, r[i].key) != 0);
+    free(r);
+    pipe_merge_close(m);
+    /* Off by configuration: nothing, even with 6 small files in TODAY-1. */
+    cfg.auto_compact = PIPE_COMPACT_OFF;
+    m = pipe_merge_open(&cfg, s, TODAY, &err);
+    CHECK(m != NULL);
+    if (m == NULL) return;
+    sd_batch_reset(&b);
+    tm_row(&b, "k200", "first", 1.0f, 100, TODAY - 1);
+    CHECK_OK(tm_merge(m, &b, TODAY, &st, &err), &err);
+    pipe_merge_auto_compact(m, &cs);
+    CHECK_INT(cs.version, -1);
+    CHECK_INT(tm_count_files(table, TODAY - 1), 6);
+    pipe_merge_close(m);
+    /* "table": the default follows delta.autoOptimize.autoCompact. */
+    cfg.auto_compact = PIPE_COMPACT_TABLE;
+    m = pipe_merge_open(&cfg, s, TODAY, &err);
+    CHECK(m != NULL);
+    if (m == NULL) return;
+    pipe_merge_auto_compact(m, &cs);
+    CHECK_INT(cs.version, -1);
+    pipe_merge_close(m);
+    delta_snapshot *snap = NULL;
+    CHECK_OK(delta_snapshot_load(table, -1, &snap, &err), &err);
+    delta_metadata md = *delta_snapshot_metadata(snap);
+    delta_kv kv = {"delta.autoOptimize.autoCompact", "true"};
+    md.configuration = (delta_map){1, &kv};
+    delta_transaction *t = delta_transaction_begin(snap, "SET TBLPROPERTIES");
+    delta_transaction_set_metadata(t, &md);
+    CHECK_OK(delta_transaction_commit(t, 0, NULL, &err), &err);
+    delta_transaction_free(t);
+    delta_snapshot_free(snap);
+    m = pipe_merge_open(&cfg, s, TODAY, &err);
+    CHECK(m != NULL);
+    if (m == NULL) return;
+    pipe_merge_auto_compact(m, &cs);
+    CHECK_STR(cs.warning, "");
+    CHECK_INT(cs.files_removed, 6);
+    CHECK_INT(tm_count_files(table, TODAY - 1), 1);
+    r = tm_read(table, &n);
+    CHECK_INT(n, 22);
+    free(r);
+    CHECK_INT(tm_orphans(table), 0);
+    sd_batch_free(&b);
+    pipe_merge_close(m);
+    pipe_config_free(&cfg);
+    free(table);
+    sd_schema_free(s);
+}
+
+/* A concurrent writer removed a file the compaction would rewrite: the
+ * compaction gives up with a warning, leaves no file behind, and the
+ * stream's next merge folds the other commit in and lands. A bytes cap
+ * smaller than the partition compacts part of it. */
+TEST(pipe_merge_auto_compact_conflict_and_cap) {
+    sd_schema *s = tm_schema();
+    char *table = tm_table("autocompact-conflict", s, true);
+    pipe_config cfg;
+    tm_config(&cfg, table, true);
+    cfg.auto_compact = PIPE_COMPACT_ON;
+    cfg.auto_compact_min_files = 4;
+    sd_error err = {0};
+    pipe_merge *a = pipe_merge_open(&cfg, s, TODAY, &err);
+    pipe_merge *other = pipe_merge_open(&cfg, s, TODAY, &err);
+    CHECK(a != NULL && other != NULL);
+    if (a == NULL || other == NULL) return;
+    sd_batch b;
+    sd_batch_init(&b, s);
+    pipe_merge_stats st;
+    pipe_compact_stats cs;
+    char key[16];
+    for (int i = 0; i < 4; i++) {
+        sd_batch_reset(&b);
+        snprintf(key, sizeof(key), "k%d", i);
+        tm_row(&b, key, "first", 1.0f, 100, TODAY);
+        CHECK_OK(tm_merge(a, &b, TODAY, &st, &err), &err);
+    }
+    /* The other writer (it folds a's commits in on its lost race) updates
+     * k0: it rewrites k0's file. */
+    sd_batch_reset(&b);
+    tm_row(&b, "k0", "other", 3.0f, 300, TODAY);
+    CHECK_OK(tm_merge(other, &b, TODAY, &st, &err), &err);
+    CHECK_INT(st.updated, 1);
+    /* a has not seen that commit: its compaction of four files, k0's old
+     * one among them, loses. */
+    size_t before = tm_count_files(table, TODAY);
+    CHECK_INT(before, 4);
+    pipe_merge_auto_compact(a, &cs);
+    CHECK_INT(cs.version, -1);
+    CHECK(strstr(cs.warning, "auto-compaction of") != NULL);
+    CHECK(strstr(cs.warning, "concurrent") != NULL);
+    CHECK_INT(tm_count_files(table, TODAY), before);
+    CHECK_INT(tm_orphans(table), 0);
+    /* The stream goes on: an update of k0 lands on the other writer's row. */
+    sd_batch_reset(&b);
+    tm_row(&b, "k0", "a", 4.0f, 400, TODAY);
+    CHECK_OK(tm_merge(a, &b, TODAY, &st, &err), &err);
+    CHECK_INT(st.updated, 1);
+    size_t n;
+    tm_rec *r = tm_read(table, &n);
+    CHECK_INT(n, 4);
+    const tm_rec *x;
+    CHECK((x = tm_find(r, n, "k0")) && strcmp(x->user, "a") == 0);
+    free(r);
+    pipe_merge_close(other);
+    pipe_merge_close(a);
+    /* A cap below the partition's bytes: part of it per call. */
+    for (int i = 0; i < 6; i++) {
+        a = pipe_merge_open(&cfg, s, TODAY, &err);
+        if (a == NULL) break;
+        sd_batch_reset(&b);
+        snprintf(key, sizeof(key), "c%d", i);
+        tm_row(&b, key, "first", 1.0f, 100, TODAY - 2);
+        CHECK_OK(tm_merge(a, &b, TODAY, &st, &err), &err);
+        pipe_merge_close(a);
+    }
+    CHECK_INT(tm_count_files(table, TODAY - 2), 6);
+    delta_snapshot *snap = NULL;
+    CHECK_OK(delta_snapshot_load(table, -1, &snap, &err), &err);
+    int64_t one = 0;
+    for (size_t i = 0; i < delta_snapshot_num_files(snap); i++)
+        if (delta_snapshot_file(snap, i)->partition_values[0].u.i == TODAY - 2)
+            one = delta_snapshot_file(snap, i)->add->size;
+    delta_snapshot_free(snap);
+    cfg.auto_compact_max_bytes = one * 3 + one / 2; /* three files fit */
+    a = pipe_merge_open(&cfg, s, TODAY, &err);
+    CHECK(a != NULL);
+    if (a != NULL) {
+        pipe_merge_auto_compact(a, &cs);
+        CHECK_STR(cs.warning, "");
+        CHECK_INT(cs.files_removed, 3);
+        CHECK_INT(tm_count_files(table, TODAY - 2), 4);
+        pipe_merge_auto_compact(a, &cs);
+        CHECK_INT(cs.files_removed, 3);
+        CHECK_INT(tm_count_files(table, TODAY - 2), 2);
+        pipe_merge_close(a);
+    }
+    r = tm_read(table, &n);
+    CHECK_INT(n, 10);
+    free(r);
+    sd_batch_free(&b);
+    pipe_config_free(&cfg);
+    free(table);
+    sd_schema_free(s);
+}
+
 /* A few hundred random batches against a reference model (key -> row).
  * With `dv` the table has delta.enableDeletionVectors=true: updates mark
  * the old rows deleted with deletion vectors instead of rewriting files. */
