@@ -12,9 +12,15 @@
 #   BENCH_ENGINE_EVENTS  engine section: events read from an Avro file
 #                (default 10,000,000; the file is kept in bench/out/)
 #
+#   BENCH_FRESH_RATE, BENCH_FRESH_SECONDS, BENCH_FRESH_PARTITIONS  freshness
+#                section: 20,000 events/s for 60 s into 32 partitions
+#   BENCH_SPARK_EVENTS, BENCH_SPARK_PARTITIONS, BENCH_SPARK_BATCH  spark
+#                section: 1,000,000 events, 6 partitions, 100,000 per batch
+#   BENCH_KEEP=1 keep the scratch directories of freshness and spark
+#
 #   bash bench/run.sh [SECTION]   one section (parquet, avro, optimize,
-#                                 delta, engine); all of them without an
-#                                 argument
+#                                 delta, engine, freshness, spark); all of
+#                                 them without an argument
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -22,8 +28,8 @@ ROWS=${BENCH_ROWS:-10000000}
 DIR=${BENCH_DIR:-$BUILD/bench}
 ONLY=${1:-all}
 case "$ONLY" in
-    all | parquet | avro | optimize | delta | engine) ;;
-    *) echo "bench/run.sh: unknown section '$ONLY' (parquet, avro, optimize, delta, engine)" >&2; exit 2 ;;
+    all | parquet | avro | optimize | delta | engine | freshness | spark) ;;
+    *) echo "bench/run.sh: unknown section '$ONLY' (parquet, avro, optimize, delta, engine, freshness, spark)" >&2; exit 2 ;;
 esac
 section() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 mkdir -p "$DIR"
@@ -170,4 +176,27 @@ make --no-print-directory "$BUILD/streamdelta" >/dev/null
 echo
 echo "== Engine: ${BENCH_ENGINE_EVENTS:-10000000} movie-rating events from an Avro file (10% duplicates, 10% updates, 2% late) =="
 bash bench/engine.sh "$BUILD"
+fi
+
+# Freshness: events produced at a steady rate into the local broker while
+# `streamdelta run` (fast trigger) upserts them; per event, produced ->
+# visible in the table (the commit covering its offset appeared), beside a
+# raw librdkafka tail of the same topic (the floor); then the same events
+# drained raw by librdkafka (the ceiling) and by run --available-now
+# (bench/freshness.sh). Goal: p99 under 1 s.
+if section freshness; then
+make --no-print-directory "$BUILD/streamdelta" "$BUILD/freshness" >/dev/null
+echo
+echo "== Freshness: ${BENCH_FRESH_RATE:-20000} events/s for ${BENCH_FRESH_SECONDS:-60} s through the local broker =="
+bash bench/freshness.sh "$BUILD" "$DIR"
+fi
+
+# Spark: the replaced PySpark 3.4.1 + Delta 2.4.0 MERGE job and
+# run --available-now on the same real-Kafka topic, one after the other;
+# events/s and batch durations side by side, tables compared (bench/spark.sh).
+if section spark; then
+make --no-print-directory "$BUILD/streamdelta" >/dev/null
+echo
+echo "== Spark: the replaced job beside streamdelta, ${BENCH_SPARK_EVENTS:-1000000} events in a real Kafka topic =="
+bash bench/spark.sh "$BUILD" "$DIR"
 fi
