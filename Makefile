@@ -35,7 +35,7 @@ DEPS_STAMP = .cache/deps-ok
 
 .PHONY: all unit test test-asan fuzz fuzz-ci test-all bench format clean deps demo
 
-all: $(BUILD)/streamdelta $(BUILD)/unit_tests $(BUILD)/pq_gen $(BUILD)/delta_gen
+all: $(BUILD)/streamdelta $(BUILD)/unit_tests $(BUILD)/pq_gen $(BUILD)/delta_gen $(BUILD)/freshness
 
 unit: $(BUILD)/unit_tests
 
