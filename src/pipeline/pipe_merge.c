@@ -1320,6 +1320,25 @@ static sd_status mg_rebuild(pipe_merge *m, sd_error *err) {
     return mg_sync(m, ns, NULL, 0, err);
 }
 
+/* A data file listed by the snapshot was not found: with a short VACUUM
+ * retention, files another writer removed disappear while our view still
+ * lists them. A newer version no longer does (if it still did, the table
+ * would be broken, and the redo budget ends the retries). */
+static bool mg_redo_worthy(sd_status st) {
+    return st == SD_ERR_CONFLICT || st == SD_ERR_NOT_FOUND;
+}
+
+/* mg_rebuild, again while files vanish between loading the latest version
+ * and reading its files' keys. */
+static sd_status mg_rebuild_retrying(pipe_merge *m, sd_error *err) {
+    sd_status st = mg_rebuild(m, err);
+    for (int i = 0; st == SD_ERR_NOT_FOUND && i < MG_MAX_REDO; i++) {
+        sd_error_clear(err);
+        st = mg_rebuild(m, err);
+    }
+    return st;
+}
+
 sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app_prefix,
                             const char *topic, const int32_t *partitions,
                             const int64_t *next_offsets, int npartitions, int64_t today_days,
@@ -1336,7 +1355,7 @@ sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app
                       npartitions};
     sd_status st = SD_OK;
     int64_t start = mg_window_start(m, today_days);
-    if (m->stale) st = mg_rebuild(m, err);
+    if (m->stale) st = mg_rebuild_retrying(m, err);
     if (st == SD_OK && start != m->window_start) {
         m->window_start = start;
         st = mg_sync(m, m->snap, NULL, 0, err);
@@ -1351,11 +1370,17 @@ sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app
         st = mg_attempt(m, rows, &off, moved, &plan, &version, err);
         if (st == SD_OK) break;
         mg_plan_free(&plan, false);
-        if (st != SD_ERR_CONFLICT || attempt >= MG_MAX_REDO) return st;
-        /* Another writer changed what we read: fold it in and redo. */
+        if (!mg_redo_worthy(st) || attempt >= MG_MAX_REDO) return st;
+        /* Another writer changed what we read, or a file of our snapshot
+         * is gone (OPTIMIZE removed it, VACUUM deleted it): fold the latest
+         * version in and redo. */
         sd_error_clear(err);
         stats->retries++;
         st = mg_reload(m, &off, err);
+        if (st == SD_ERR_NOT_FOUND) {
+            sd_error_clear(err);
+            st = mg_rebuild_retrying(m, err);
+        }
         if (st != SD_OK) return st;
         st = mg_check_offsets(m, &off, NULL, &moved, err);
         if (st != SD_OK) return st;

@@ -881,6 +881,64 @@ TEST(pipe_merge_auto_compact_conflict_and_cap) {
     sd_schema_free(s);
 }
 
+/* OPTIMIZE by another process, then VACUUM with no retention deletes the
+ * files the merger's view still lists: the merge that needs one of them
+ * finds it missing, folds in the latest version and lands. */
+TEST(pipe_merge_after_vacuum_deleted_its_files) {
+    sd_schema *s = tm_schema();
+    char *table = tm_table("vacuumed", s, true);
+    pipe_config cfg;
+    tm_config(&cfg, table, true);
+    sd_error err = {0};
+    pipe_merge *m = pipe_merge_open(&cfg, s, TODAY, &err);
+    CHECK(m != NULL);
+    if (m == NULL) return;
+    sd_batch b;
+    sd_batch_init(&b, s);
+    pipe_merge_stats st;
+    char key[16];
+    for (int i = 0; i < 3; i++) {
+        sd_batch_reset(&b);
+        for (int j = 0; j < 3; j++) {
+            snprintf(key, sizeof(key), "k%d", i * 3 + j);
+            tm_row(&b, key, "first", 1.0f, 100, TODAY);
+        }
+        CHECK_OK(tm_merge(m, &b, TODAY, &st, &err), &err);
+    }
+    delta_snapshot *snap = NULL;
+    CHECK_OK(delta_snapshot_load(table, -1, &snap, &err), &err);
+    delta_optimize_metrics om;
+    CHECK_OK(delta_optimize(snap, NULL, &om, &err), &err);
+    CHECK_INT(om.num_files_removed, 3);
+    delta_snapshot_free(snap);
+    snap = NULL;
+    CHECK_OK(delta_snapshot_load(table, -1, &snap, &err), &err);
+    delta_vacuum_plan plan;
+    CHECK_OK(delta_vacuum_plan_make(snap, 0, true, sd_now_ms() + 1000, &plan, &err), &err);
+    CHECK_INT(plan.count, 3);
+    size_t deleted = 0;
+    CHECK_OK(delta_vacuum_execute(snap, &plan, &deleted, &err), &err);
+    CHECK_INT(deleted, 3);
+    delta_vacuum_plan_free(&plan);
+    delta_snapshot_free(snap);
+    sd_batch_reset(&b);
+    tm_row(&b, "k4", "second", 2.0f, 200, TODAY);
+    CHECK_OK(tm_merge(m, &b, TODAY, &st, &err), &err);
+    CHECK(st.retries >= 1);
+    CHECK_INT(st.updated, 1);
+    size_t n;
+    tm_rec *r = tm_read(table, &n);
+    CHECK_INT(n, 9);
+    const tm_rec *x;
+    CHECK((x = tm_find(r, n, "k4")) && strcmp(x->user, "second") == 0);
+    free(r);
+    sd_batch_free(&b);
+    pipe_merge_close(m);
+    pipe_config_free(&cfg);
+    free(table);
+    sd_schema_free(s);
+}
+
 /* A few hundred random batches against a reference model (key -> row).
  * With `dv` the table has delta.enableDeletionVectors=true: updates mark
  * the old rows deleted with deletion vectors instead of rewriting files. */
