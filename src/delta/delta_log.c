@@ -212,8 +212,11 @@ static bool choose_checkpoint(const log_listing *l, int64_t version, int64_t hin
     return found;
 }
 
-sd_status delta_log_segment_build(const char *table_path, int64_t version, delta_log_segment *out,
-                                  sd_error *err) {
+/* One listing and the segment from it; *gap when a commit is missing
+ * between others (see delta_log_segment_build). */
+static sd_status segment_build_once(const char *table_path, int64_t version, delta_log_segment *out,
+                                    bool *gap, sd_error *err) {
+    *gap = false;
     memset(out, 0, sizeof(*out));
     out->checkpoint_version = -1;
     char *log_dir = sd_xasprintf("%s/_delta_log", table_path);
@@ -277,6 +280,7 @@ sd_status delta_log_segment_build(const char *table_path, int64_t version, delta
                                   table_path, (long long)version, (long long)next);
         } else {
             int64_t resume = version;
+            *gap = true;
             for (size_t i = 0; i < l.n; i++) {
                 if (l.e[i].kind == DELTA_LOG_COMMIT && l.e[i].version > next) {
                     resume = l.e[i].version;
@@ -294,6 +298,23 @@ done:
     if (st != SD_OK) delta_log_segment_free(out);
     listing_free(&l);
     free(log_dir);
+    return st;
+}
+
+/* A directory listing is no snapshot: while writers commit N and then
+ * N+1, readdir() may return N+1 but not N (it had passed N's place when N
+ * appeared). So a gap is listed again before it is reported; a real gap
+ * stays. */
+#define DELTA_LOG_RELIST 5
+
+sd_status delta_log_segment_build(const char *table_path, int64_t version, delta_log_segment *out,
+                                  sd_error *err) {
+    bool gap = false;
+    sd_status st = segment_build_once(table_path, version, out, &gap, err);
+    for (int i = 0; gap && i < DELTA_LOG_RELIST; i++) {
+        sd_error_clear(err);
+        st = segment_build_once(table_path, version, out, &gap, err);
+    }
     return st;
 }
 
