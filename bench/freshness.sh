@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The freshness section of bench/run.sh: events produced at a steady rate
 # into the local broker (`streamdelta broker`) while `streamdelta run`
-# (default fast trigger) upserts them into a fresh table; build/freshness
+# (default fast trigger) upserts them into a fresh table, once per merge
+# mode (copy-on-write, deletion vectors), each on a topic of its own; build/freshness
 # measures, per event, produced (message CreateTime) -> visible (the commit
 # whose txn offsets cover it appeared in _delta_log), and the raw
 # librdkafka tail's delay beside it. Then the same topic is drained twice:
@@ -14,6 +15,9 @@
 #   BENCH_FRESH_PARTITIONS  topic partitions (default 32: the embedded
 #                           cluster keeps ~5 MiB per partition, and the
 #                           drains need every event still there)
+#   BENCH_FRESH_MERGES      the stream's merge modes, each on its own topic
+#                           (default "cow dv": copy-on-write, then deletion
+#                           vectors; each run takes SECONDS + ~20 s)
 #
 #   bash bench/freshness.sh BUILD_DIR SCRATCH_DIR
 set -euo pipefail
@@ -23,6 +27,7 @@ DIR=${2:-$BUILD/bench}
 RATE=${BENCH_FRESH_RATE:-20000}
 SECS=${BENCH_FRESH_SECONDS:-60}
 PARTS=${BENCH_FRESH_PARTITIONS:-32}
+MERGES=${BENCH_FRESH_MERGES:-cow dv}
 TOPIC=movie.ratings.v1
 N=$((RATE * SECS))
 SD="$PWD/$BUILD/streamdelta"
@@ -46,7 +51,9 @@ fail() {
     exit 1
 }
 
-"$SD" broker --registry-port 0 --topic "$TOPIC:$PARTS" >"$tmp/broker.out" 2>"$tmp/broker.log" &
+topic_args=()
+for m in $MERGES; do topic_args+=(--topic "$TOPIC.$m:$PARTS"); done
+"$SD" broker --registry-port 0 "${topic_args[@]}" >"$tmp/broker.out" 2>"$tmp/broker.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
     [ "$(wc -l <"$tmp/broker.out")" -ge 2 ] && break
@@ -56,65 +63,92 @@ done
 bootstrap=$(sed -n 's/^bootstrap.servers=//p' "$tmp/broker.out")
 [ -n "$bootstrap" ] || fail "the broker printed no address" "$tmp/broker.log"
 
-# The stream first, so that it is caught up (and the table exists) when the
-# first event is produced: what is measured is steady state, not start-up.
-"$SD" run --table "$tmp/table" --dead-letters "$tmp/dead.jsonl" \
-    --progress-json "$tmp/progress.jsonl" 2>"$tmp/run.log" &
-run_pid=$!
-pids+=("$run_pid")
-for _ in $(seq 1 300); do
-    [ -f "$tmp/table/_delta_log/00000000000000000000.json" ] && break
-    kill -0 "$run_pid" 2>/dev/null || fail "streamdelta run exited" "$tmp/run.log"
-    sleep 0.1
-done
-"$BUILD/freshness" watch "$bootstrap" "$TOPIC" "$tmp/table" "$N" 30 >"$tmp/watch.out" 2>"$tmp/watch.log" &
-watch_pid=$!
-pids+=("$watch_pid")
-sleep 1
-echo "producing $N events at $RATE/s into $PARTS partitions ($SECS s), stream running..." >&2
-"$SD" produce --topic "$TOPIC" --count "$N" --rate "$RATE" --duplicates 10% --updates 10% \
-    --late 2% --seed 42 --quiet >"$tmp/produce.out" 2>"$tmp/produce.log" ||
-    fail "produce failed" "$tmp/produce.log"
-wait "$watch_pid" || fail "the freshness observer failed" "$tmp/watch.log"
-kill -TERM "$run_pid" 2>/dev/null || true
-wait "$run_pid" || fail "streamdelta run failed" "$tmp/run.log"
-[ -s "$tmp/watch.log" ] && cat "$tmp/watch.log" >&2
-
+merge_args() { [ "$1" = dv ] && echo "--set sink.deletion_vectors=true" || true; }
+merge_name() { [ "$1" = dv ] && echo "deletion vectors" || echo "copy-on-write"; }
 val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
-batches=$(wc -l <"$tmp/progress.jsonl")
-batch_ms=$(python3 - "$tmp/progress.jsonl" <<'PY'
+pct_ms() {
+    python3 - "$1" <<'PY'
 import json, sys
 d = sorted(json.loads(l)["durationMs"]["triggerExecution"] for l in open(sys.argv[1]) if l.strip())
 print(f"{d[(len(d) - 1) // 2]} / {d[int((len(d) - 1) * 0.99)]}" if d else "-")
 PY
-)
-w="$tmp/watch.out"
-printf '%-52s %10s %10s %10s %12s\n' "produced -> visible in the table" "p50 ms" "p99 ms" "max ms" "events/s"
-printf '%-52s %10s %10s %10s %12s\n' "streamdelta run (fast trigger)" "$(val fresh_p50 "$w")" \
-    "$(val fresh_p99 "$w")" "$(val fresh_max "$w")" "$(val visible_per_s "$w")"
-printf '%-52s %10s %10s %10s %12s\n' "raw librdkafka tail (no processing: the floor)" \
-    "$(val raw_p50 "$w")" "$(val raw_p99 "$w")" "$(val raw_max "$w")" "$(val produced_per_s "$w")"
-echo "events measured $(val visible "$w") of $(val messages "$w") received ($N produced);" \
-    "$batches micro-batches, duration p50 / p99 $batch_ms ms; goal p99 < 1000 ms"
+}
 
-# (c) the ceiling: the same events drained raw, then by the stream.
-"$BUILD/freshness" drain "$bootstrap" "$TOPIC" >"$tmp/drain.out" 2>"$tmp/drain.log" ||
+# One live run: the stream first, so that it is caught up (and the table
+# exists) when the first event is produced: what is measured is steady
+# state, not start-up. Leaves $tmp/$1/watch.out.
+live() {
+    local m="$1" w="$tmp/$1" run_pid watch_pid
+    mkdir -p "$w"
+    # shellcheck disable=SC2046
+    "$SD" run --topic "$TOPIC.$m" --table "$w/table" --dead-letters "$w/dead.jsonl" \
+        --progress-json "$w/progress.jsonl" $(merge_args "$m") 2>"$w/run.log" &
+    run_pid=$!
+    pids+=("$run_pid")
+    for _ in $(seq 1 300); do
+        [ -f "$w/table/_delta_log/00000000000000000000.json" ] && break
+        kill -0 "$run_pid" 2>/dev/null || fail "streamdelta run exited" "$w/run.log"
+        sleep 0.1
+    done
+    "$BUILD/freshness" watch "$bootstrap" "$TOPIC.$m" "$w/table" "$N" 30 >"$w/watch.out" 2>"$w/watch.log" &
+    watch_pid=$!
+    pids+=("$watch_pid")
+    sleep 1
+    echo "$(merge_name "$m"): producing $N events at $RATE/s into $PARTS partitions ($SECS s), stream running..." >&2
+    "$SD" produce --topic "$TOPIC.$m" --count "$N" --rate "$RATE" --duplicates 10% --updates 10% \
+        --late 2% --seed 42 --quiet >"$w/produce.out" 2>"$w/produce.log" ||
+        fail "produce failed" "$w/produce.log"
+    wait "$watch_pid" || fail "the freshness observer failed" "$w/watch.log"
+    kill -TERM "$run_pid" 2>/dev/null || true
+    wait "$run_pid" || fail "streamdelta run failed" "$w/run.log"
+    if [ -s "$w/watch.log" ]; then cat "$w/watch.log" >&2; fi
+}
+
+for m in $MERGES; do live "$m"; done
+row='%-56s %10s %10s %10s %12s %9s %13s\n'
+printf "$row" "produced -> visible in the table" "p50 ms" "p99 ms" "max ms" "events/s" "batches" "batch p50/p99"
+for m in $MERGES; do
+    w="$tmp/$m/watch.out"
+    printf "$row" "streamdelta run, $(merge_name "$m")" "$(val fresh_p50 "$w")" "$(val fresh_p99 "$w")" \
+        "$(val fresh_max "$w")" "$(val visible_per_s "$w")" "$(wc -l <"$tmp/$m/progress.jsonl")" \
+        "$(pct_ms "$tmp/$m/progress.jsonl")"
+done
+for m in $MERGES; do
+    w="$tmp/$m/watch.out"
+    printf "$row" "raw librdkafka tail of the $(merge_name "$m") run" "$(val raw_p50 "$w")" \
+        "$(val raw_p99 "$w")" "$(val raw_max "$w")" "$(val produced_per_s "$w")" "" ""
+done
+for m in $MERGES; do
+    w="$tmp/$m/watch.out"
+    echo "$(merge_name "$m"): events measured $(val visible "$w") of $(val messages "$w") received ($N produced)"
+done
+echo "goal: p99 < 1000 ms; the tail is the floor (the broker's own delivery delay)"
+
+# (c) the ceiling: the same events drained raw, then by the stream into a
+# new table (as fast as it goes: --available-now), per merge mode.
+first=${MERGES%% *}
+"$BUILD/freshness" drain "$bootstrap" "$TOPIC.$first" >"$tmp/drain.out" 2>"$tmp/drain.log" ||
     fail "the raw drain failed" "$tmp/drain.log"
 d="$tmp/drain.out"
 [ "$(val low_watermarks "$d")" = 0 ] ||
     echo "note: the broker no longer holds the first events (retention); raise BENCH_FRESH_PARTITIONS" >&2
-t0=$(date +%s.%N)
-"$SD" run --available-now --table "$tmp/table2" --dead-letters "$tmp/dead2.jsonl" \
-    --progress-json "$tmp/progress2.jsonl" 2>"$tmp/run2.log" || fail "run --available-now failed" "$tmp/run2.log"
-t1=$(date +%s.%N)
-ours=$(python3 - "$tmp/progress2.jsonl" <<'PY'
-import json, sys
-print(sum(json.loads(l)["numInputRows"] for l in open(sys.argv[1]) if l.strip()))
-PY
-)
 echo
-printf '%-52s %10s %10s %14s %12s\n' "draining the same topic" "events" "seconds" "events/s" "MB/s"
-awk -v n="$(val messages "$d")" -v b="$(val bytes "$d")" -v s="$(val seconds "$d")" \
-    'BEGIN { printf "%-52s %10d %10.3f %14.0f %12.1f\n", "raw librdkafka consume (no decoding: the ceiling)", n, s, n / s, b / s / 1e6 }'
-awk -v n="$ours" -v b="$(val bytes "$d")" -v t0="$t0" -v t1="$t1" \
-    'BEGIN { s = t1 - t0; printf "%-52s %10d %10.3f %14.0f %12.1f\n", "streamdelta run --available-now (new table)", n, s, n / s, b / s / 1e6 }'
+row='%-56s %10s %10s %14s %12s\n'
+printf "$row" "draining the same topic" "events" "seconds" "events/s" "MB/s"
+awk -v n="$(val messages "$d")" -v b="$(val bytes "$d")" -v s="$(val seconds "$d")" -v f="$row" \
+    'BEGIN { printf f, "raw librdkafka consume (from the first message)", n, sprintf("%.3f", s), sprintf("%.0f", n / s), sprintf("%.1f", b / s / 1e6) }'
+for m in $MERGES; do
+    w="$tmp/$m"
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2046
+    "$SD" run --available-now --topic "$TOPIC.$first" --table "$w/table2" \
+        --dead-letters "$w/dead2.jsonl" --progress-json "$w/progress2.jsonl" $(merge_args "$m") \
+        2>"$w/run2.log" || fail "run --available-now failed" "$w/run2.log"
+    t1=$(date +%s.%N)
+    ours=$(python3 -c 'import json, sys; print(sum(json.loads(l)["numInputRows"] for l in open(sys.argv[1]) if l.strip()))' "$w/progress2.jsonl")
+    batch_s=$(python3 -c 'import json, sys; print(sum(json.loads(l)["durationMs"]["triggerExecution"] for l in open(sys.argv[1]) if l.strip()) / 1000)' "$w/progress2.jsonl")
+    awk -v n="$ours" -v b="$(val bytes "$d")" -v t0="$t0" -v t1="$t1" -v bs="$batch_s" -v f="$row" -v name="$(merge_name "$m")" \
+        'BEGIN { s = t1 - t0; printf f, "run --available-now, " name " (whole process)", n, sprintf("%.3f", s), sprintf("%.0f", n / s), sprintf("%.1f", b / s / 1e6);
+                 printf f, "run --available-now, " name " (its batches)", n, sprintf("%.3f", bs), sprintf("%.0f", n / bs), sprintf("%.1f", b / bs / 1e6) }'
+done
+echo "raw consume start-up (connect, offset lookup, first fetch): $(val startup_seconds "$d") s"
