@@ -12,8 +12,9 @@
 #   BENCH_ENGINE_EVENTS  engine section: events read from an Avro file
 #                (default 10,000,000; the file is kept in bench/out/)
 #
-#   BENCH_FRESH_RATE, BENCH_FRESH_SECONDS, BENCH_FRESH_PARTITIONS  freshness
-#                section: 20,000 events/s for 60 s into 32 partitions
+#   BENCH_FRESH_RATE, BENCH_FRESH_SECONDS, BENCH_FRESH_PARTITIONS,
+#   BENCH_FRESH_MERGES  freshness section: 20,000 events/s for 60 s into 32
+#                partitions, copy-on-write then deletion vectors ("cow dv")
 #   BENCH_SPARK_EVENTS, BENCH_SPARK_PARTITIONS, BENCH_SPARK_BATCH  spark
 #                section: 1,000,000 events, 6 partitions, 100,000 per batch
 #   BENCH_KEEP=1 keep the scratch directories of freshness and spark
