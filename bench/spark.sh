@@ -30,6 +30,7 @@ TOPIC=movie.ratings.v1
 SD="$PWD/$BUILD/streamdelta"
 PY="$PWD/.cache/venv/bin/python"
 
+bash scripts/test-support.sh >/dev/null
 jars=$(bash bench/spark-jars.sh) || exit 1
 mkdir -p "$DIR"
 tmp=$(mktemp -d "$DIR/spark.XXXXXX")
