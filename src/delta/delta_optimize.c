@@ -319,20 +319,22 @@ static sd_status opt_select(opt_ctx *c, const delta_optimize_options *o, opt_ite
     return SD_OK;
 }
 
-/* How many of the sorted candidates fit in max_bytes (all when 0): a
- * prefix, so a capped run compacts whole leading partitions and part of
- * the next one; the rest waits for the next run. */
-static size_t opt_capped(const opt_item *items, size_t n, int64_t max_bytes) {
-    if (max_bytes <= 0) return n;
+/* The candidates that fit in max_bytes, taken in order (a file that does
+ * not fit is passed over, smaller ones after it may still fit): a new
+ * array of borrowed items, in the same order; the rest waits for the next
+ * run. */
+static opt_item *opt_capped(const opt_item *items, size_t n, int64_t max_bytes, size_t *nout) {
+    opt_item *out = sd_xcalloc(n ? n : 1, sizeof(*out));
     int64_t sum = 0;
     size_t k = 0;
-    while (k < n) {
-        int64_t sz = items[k].file->add->size > 0 ? items[k].file->add->size : 0;
-        if (sum + sz > max_bytes) break;
+    for (size_t i = 0; i < n; i++) {
+        int64_t sz = items[i].file->add->size > 0 ? items[i].file->add->size : 0;
+        if (sum + sz > max_bytes) continue;
         sum += sz;
-        k++;
+        out[k++] = items[i];
     }
-    return k;
+    *nout = k;
+    return out;
 }
 
 static void opt_defaults(const delta_optimize_options *in, delta_optimize_options *o) {
@@ -385,7 +387,10 @@ sd_status delta_optimize(const delta_snapshot *s, const delta_optimize_options *
     size_t n = 0;
     st = opt_select(&c, &o, &items, &n, m, err);
     delta_transaction *t = delta_transaction_begin(s, "OPTIMIZE");
-    if (st == SD_OK) st = opt_rewrite(&c, items, opt_capped(items, n, o.max_bytes), t, m, err);
+    size_t nsel = n;
+    opt_item *sel = o.max_bytes > 0 ? opt_capped(items, n, o.max_bytes, &nsel) : items;
+    if (st == SD_OK) st = opt_rewrite(&c, sel, nsel, t, m, err);
+    if (sel != items) free(sel);
     m->total_files_skipped = m->total_considered_files - m->num_files_removed;
     if (st == SD_OK && m->num_files_removed > 0) {
         sd_buf params = SD_BUF_INIT, metrics = SD_BUF_INIT;

@@ -231,6 +231,41 @@ TEST(delta_optimize_bin_packs_partitions) {
     free(table);
 }
 
+/* A bytes cap (auto-compaction's bound per micro-batch): files that do
+ * not fit are passed over, smaller ones after them still go in; the commit
+ * records auto=true when asked. */
+TEST(delta_optimize_bytes_cap_and_auto) {
+    char *table = maint_table("opt-cap");
+    maint_append(table, 0, 0, 5000, 0); /* sorts first, larger than the cap */
+    for (int i = 1; i <= 4; i++) maint_append(table, 0, 10000 + i, 1, i);
+    delta_snapshot *s = maint_snap(table);
+    int64_t tiny = 0, big = 0;
+    for (size_t i = 0; i < delta_snapshot_num_files(s); i++) {
+        const delta_add *a = delta_snapshot_file(s, i)->add;
+        if (strstr(a->path, "part-00000"))
+            big = a->size;
+        else
+            tiny += a->size;
+    }
+    CHECK(big > tiny + 16);
+    delta_optimize_options o = {.max_bytes = tiny + 16, .auto_compact = true, .max_retries = -1};
+    delta_optimize_metrics m;
+    sd_error err = {0};
+    CHECK_OK(delta_optimize(s, &o, &m, &err), &err);
+    CHECK_INT(m.num_files_removed, 4);
+    CHECK_INT(m.num_files_added, 1);
+    CHECK_INT(m.rows_written, 4);
+    CHECK_INT(m.bytes_removed, tiny);
+    delta_snapshot_free(s);
+    char *path = sd_xasprintf("%s/_delta_log/%020lld.json", table, (long long)m.version);
+    sd_buf text = SD_BUF_INIT;
+    CHECK_OK(sd_read_file(path, &text, &err), &err);
+    CHECK(strstr(sd_buf_cstr(&text), "\"auto\":true") != NULL);
+    sd_buf_free(&text);
+    free(path);
+    free(table);
+}
+
 TEST(delta_optimize_predicate_and_refusals) {
     char *table = maint_table("opt_pred");
     for (int i = 0; i < 6; i++) maint_append(table, i % 2, 1 + i * 10, 10, i);
