@@ -177,11 +177,15 @@ static bool fr_read_txns(const char *path, const char *topic, int64_t *next, int
     while (s < end) {
         const char *hit = memmem(s, (size_t)(end - s), app, (size_t)la);
         if (!hit) break;
-        char *q;
-        long p = strtol(hit + la, &q, 10);
-        const char *v = strstr(q, "\"version\":");
+        /* One action per line: the version is in the same line, in
+         * whichever key order the writer chose. */
+        const char *line = hit, *eol = memchr(hit, '\n', (size_t)(end - hit));
+        while (line > (const char *)b.data && line[-1] != '\n') line--;
+        if (!eol) eol = end;
+        long p = strtol(hit + la, NULL, 10);
+        const char *v = memmem(line, (size_t)(eol - line), "\"version\":", 10);
         if (v && p >= 0 && p < nparts) next[p] = strtoll(v + 10, NULL, 10);
-        s = hit + la;
+        s = eol;
     }
     sd_buf_free(&b);
     return true;
