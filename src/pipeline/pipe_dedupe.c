@@ -28,17 +28,24 @@ static void pd_offsets_keep(sd_column *c, const uint8_t *keep, size_t n) {
     size_t total = (size_t)c->offsets[n];
     uint8_t *child_keep = nested ? sd_xmalloc(total ? total : 1) : NULL;
     size_t out = 0, data_out = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t from = (size_t)c->offsets[i], to = (size_t)c->offsets[i + 1];
+    for (size_t i = 0; i < n;) {
+        /* A run of kept rows moves as one block; earlier rows never overlap
+         * later ones, so moving down in ascending order is safe. */
+        size_t end = i;
+        while (end < n && (keep[end] != 0) == (keep[i] != 0)) end++;
+        size_t from = (size_t)c->offsets[i], to = (size_t)c->offsets[end];
         if (nested) memset(child_keep + from, keep[i] ? 1 : 0, to - from);
-        if (!keep[i]) continue;
-        /* Strings move their bytes down; earlier rows never overlap later
-         * ones, so memmove in ascending order is safe. */
+        if (!keep[i]) {
+            i = end;
+            continue;
+        }
         if (!nested && to > from && data_out != from)
             memmove(c->data.data + data_out, c->data.data + from, to - from);
+        int64_t shift = (int64_t)from - (int64_t)data_out;
+        if (c->valid && out != i) memmove(c->valid + out, c->valid + i, end - i);
+        for (size_t r = i; r < end; r++) c->offsets[++out] = c->offsets[r + 1] - shift;
         data_out += to - from;
-        if (c->valid) c->valid[out] = c->valid[i];
-        c->offsets[++out] = (int64_t)data_out;
+        i = end;
     }
     c->offsets[0] = 0;
     if (nested) {
@@ -58,13 +65,15 @@ static void pd_column_keep(sd_column *c, const uint8_t *keep, size_t n) {
     }
     size_t w = sd_type_width(kind), out = 0;
     uint8_t *values = c->values;
-    for (size_t i = 0; i < n; i++) {
-        if (!keep[i]) continue;
-        if (out != i) {
-            if (w) memcpy(values + out * w, values + i * w, w);
-            if (c->valid) c->valid[out] = c->valid[i];
+    for (size_t i = 0; i < n;) {
+        size_t end = i;
+        while (end < n && (keep[end] != 0) == (keep[i] != 0)) end++;
+        if (keep[i] && out != i) {
+            if (w) memmove(values + out * w, values + i * w, (end - i) * w);
+            if (c->valid) memmove(c->valid + out, c->valid + i, end - i);
         }
-        out++;
+        if (keep[i]) out += end - i;
+        i = end;
     }
     if (kind == SD_STRUCT)
         for (int k = 0; k < c->nchildren; k++) pd_column_keep(&c->children[k], keep, n);
@@ -94,9 +103,11 @@ static int64_t pd_day_of_micros(int64_t us) {
     return d;
 }
 
-sd_status pipe_late_filter(sd_batch *rows, int date_col, int64_t min_day, pipe_row_origin *origins,
-                           int64_t *dropped, sd_error *err) {
-    *dropped = 0;
+/* Mark late rows 0 in keep[] (others untouched); the count of rows newly
+ * marked in *late. */
+static sd_status pd_late_mask(const sd_batch *rows, int date_col, int64_t min_day, uint8_t *keep,
+                              int64_t *late_out, sd_error *err) {
+    *late_out = 0;
     if (date_col < 0 || date_col >= rows->ncols)
         return sd_error_set(err, SD_ERR_ARG, "late filter: column index %d out of range", date_col);
     const sd_column *c = &rows->cols[date_col];
@@ -107,8 +118,6 @@ sd_status pipe_late_filter(sd_batch *rows, int date_col, int64_t min_day, pipe_r
                             "partition column",
                             rows->schema->children[date_col].name, sd_type_kind_name(kind));
     size_t n = rows->nrows;
-    if (n == 0) return SD_OK;
-    uint8_t *keep = sd_xmalloc(n);
     int64_t late = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t day;
@@ -116,14 +125,23 @@ sd_status pipe_late_filter(sd_batch *rows, int date_col, int64_t min_day, pipe_r
             day = ((const int32_t *)c->values)[i];
         else
             day = pd_day_of_micros(((const int64_t *)c->values)[i]);
-        bool is_late = sd_column_is_valid(c, i) && day < min_day;
-        keep[i] = !is_late;
+        bool is_late = keep[i] && day < min_day && sd_column_is_valid(c, i);
+        keep[i] = keep[i] && !is_late;
         late += is_late;
     }
-    if (late > 0) pipe_batch_keep(rows, keep, origins);
-    free(keep);
-    *dropped = late;
+    *late_out = late;
     return SD_OK;
+}
+
+sd_status pipe_late_filter(sd_batch *rows, int date_col, int64_t min_day, pipe_row_origin *origins,
+                           int64_t *dropped, sd_error *err) {
+    *dropped = 0;
+    uint8_t *keep = sd_xmalloc(rows->nrows ? rows->nrows : 1);
+    memset(keep, 1, rows->nrows);
+    sd_status st = pd_late_mask(rows, date_col, min_day, keep, dropped, err);
+    if (st == SD_OK && *dropped > 0) pipe_batch_keep(rows, keep, origins);
+    free(keep);
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -142,24 +160,45 @@ static void pd_key_bytes(const sd_column *c, size_t row, const uint8_t **p, size
     }
 }
 
-/* FNV-1a with a final mix: keys are UUID strings or integers, both spread
- * well enough for a table sized to twice the rows. */
+/* A word-at-a-time hash with a final mix (keys are UUID strings or
+ * integers; a byte-at-a-time hash costs more than the probe). */
 static uint64_t pd_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w ^ ((uint64_t)n << 59)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
     return h;
+}
+
+/* The order value of a row as a comparable number: the integer kinds
+ * directly (the usual epoch-seconds column), others through sd_value. */
+static int pd_order_cmp(const sd_column *o, size_t a, size_t b) {
+    bool va = sd_column_is_valid(o, a), vb = sd_column_is_valid(o, b);
+    sd_type_kind k = o->type->kind;
+    if (va && vb && (k == SD_INT64 || k == SD_TIMESTAMP || k == SD_TIMESTAMP_NTZ)) {
+        int64_t x = ((const int64_t *)o->values)[a], y = ((const int64_t *)o->values)[b];
+        return (y > x) - (y < x);
+    }
+    sd_value xa = sd_column_get(o, a), xb = sd_column_get(o, b);
+    return sd_value_compare(&xb, &xa);
 }
 
 /* True when row `b` beats row `a` (the current winner of their key). */
 static bool pd_newer(const sd_batch *rows, int order_col, const pipe_row_origin *origins, size_t a,
                      size_t b) {
     if (order_col >= 0) {
-        const sd_column *o = &rows->cols[order_col];
-        sd_value va = sd_column_get(o, a), vb = sd_column_get(o, b);
-        int cmp = sd_value_compare(&vb, &va);
+        int cmp = pd_order_cmp(&rows->cols[order_col], a, b);
         if (cmp != 0) return cmp > 0;
     }
     if (origins != NULL && origins[a].offset != origins[b].offset)
@@ -167,9 +206,7 @@ static bool pd_newer(const sd_batch *rows, int order_col, const pipe_row_origin 
     return b > a;
 }
 
-sd_status pipe_dedupe(sd_batch *rows, int key_col, int order_col, pipe_row_origin *origins,
-                      int64_t *dropped, sd_error *err) {
-    *dropped = 0;
+static sd_status pd_check_columns(const sd_batch *rows, int key_col, int order_col, sd_error *err) {
     if (key_col < 0 || key_col >= rows->ncols || order_col >= rows->ncols)
         return sd_error_set(err, SD_ERR_ARG, "dedupe: column index out of range");
     const sd_column *key = &rows->cols[key_col];
@@ -182,44 +219,99 @@ sd_status pipe_dedupe(sd_batch *rows, int key_col, int order_col, pipe_row_origi
     if (order_col >= 0 && sd_type_is_nested(rows->cols[order_col].type->kind))
         return sd_error_set(err, SD_ERR_ARG, "dedupe: order column '%s' must be primitive",
                             rows->schema->children[order_col].name);
+    return SD_OK;
+}
+
+/* Rows hashed ahead of their probe so the slot is on its way from memory
+ * (the table outgrows the caches for large batches). */
+#define PD_AHEAD 16
+
+/* Row r (hash h) against the rows of its key seen so far. */
+static void pd_dedupe_row(const sd_batch *rows, int key_col, int order_col,
+                          const pipe_row_origin *origins, uint8_t *keep, uint64_t *slots,
+                          size_t cap, uint64_t h, size_t r, int64_t *removed) {
+    const sd_column *key = &rows->cols[key_col];
+    /* null keys never match; rows already dropped take no part */
+    if (!keep[r] || !sd_column_is_valid(key, r)) return;
+    const uint8_t *p;
+    size_t len;
+    pd_key_bytes(key, r, &p, &len);
+    uint64_t tag = h >> 32 << 32;
+    for (size_t s = (size_t)h & (cap - 1);; s = (s + 1) & (cap - 1)) {
+        if (slots[s] == 0) {
+            slots[s] = tag | (uint64_t)(r + 1);
+            return;
+        }
+        if ((slots[s] >> 32 << 32) != tag) continue;
+        size_t w = (size_t)(uint32_t)slots[s] - 1;
+        const uint8_t *q;
+        size_t qlen;
+        pd_key_bytes(key, w, &q, &qlen);
+        if (qlen != len || memcmp(p, q, len) != 0) continue;
+        (*removed)++;
+        if (pd_newer(rows, order_col, origins, w, r)) {
+            keep[w] = 0;
+            slots[s] = tag | (uint64_t)(r + 1);
+        } else {
+            keep[r] = 0;
+        }
+        return;
+    }
+}
+
+/* Among the rows with keep[i] set, clear keep[] of every row that loses
+ * to another row of its key; the number cleared in *removed. Slots hold
+ * the key hash's high half (a tag sparing most key comparisons) and the
+ * winner row + 1. */
+static void pd_dedupe_mask(const sd_batch *rows, int key_col, int order_col,
+                           const pipe_row_origin *origins, uint8_t *keep, int64_t *removed) {
+    const sd_column *key = &rows->cols[key_col];
     size_t n = rows->nrows;
-    if (n < 2) return SD_OK;
+    *removed = 0;
+    if (n < 2) return;
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
-    /* slot holds winner row + 1 (0 = empty) */
-    size_t *slots = sd_xcalloc(cap, sizeof(size_t));
-    uint8_t *keep = sd_xmalloc(n);
-    int64_t removed = 0;
-    for (size_t i = 0; i < n; i++) {
-        keep[i] = 1;
-        if (!sd_column_is_valid(key, i)) continue; /* null keys never match */
-        const uint8_t *p;
-        size_t len;
-        pd_key_bytes(key, i, &p, &len);
-        size_t s = (size_t)pd_hash(p, len) & (cap - 1);
-        for (;; s = (s + 1) & (cap - 1)) {
-            if (slots[s] == 0) {
-                slots[s] = i + 1;
-                break;
-            }
-            size_t w = slots[s] - 1;
-            const uint8_t *q;
-            size_t qlen;
-            pd_key_bytes(key, w, &q, &qlen);
-            if (qlen != len || memcmp(p, q, len) != 0) continue;
-            removed++;
-            if (pd_newer(rows, order_col, origins, w, i)) {
-                keep[w] = 0;
-                slots[s] = i + 1;
-            } else {
-                keep[i] = 0;
-            }
-            break;
+    uint64_t *slots = sd_xcalloc(cap, sizeof(uint64_t));
+    uint64_t hs[PD_AHEAD];
+    for (size_t i = 0; i < n + PD_AHEAD; i++) {
+        if (i >= PD_AHEAD)
+            pd_dedupe_row(rows, key_col, order_col, origins, keep, slots, cap, hs[i % PD_AHEAD],
+                          i - PD_AHEAD, removed);
+        if (i < n) {
+            const uint8_t *p;
+            size_t len;
+            pd_key_bytes(key, i, &p, &len);
+            hs[i % PD_AHEAD] = pd_hash(p, len);
+            __builtin_prefetch(&slots[hs[i % PD_AHEAD] & (cap - 1)]);
         }
     }
-    if (removed > 0) pipe_batch_keep(rows, keep, origins);
-    free(keep);
     free(slots);
+}
+
+sd_status pipe_dedupe(sd_batch *rows, int key_col, int order_col, pipe_row_origin *origins,
+                      int64_t *dropped, sd_error *err) {
+    return pipe_late_dedupe(rows, -1, 0, key_col, order_col, origins, NULL, dropped, err);
+}
+
+sd_status pipe_late_dedupe(sd_batch *rows, int date_col, int64_t min_day, int key_col,
+                           int order_col, pipe_row_origin *origins, int64_t *late, int64_t *dropped,
+                           sd_error *err) {
+    *dropped = 0;
+    if (late) *late = 0;
+    sd_status st = pd_check_columns(rows, key_col, order_col, err);
+    if (st != SD_OK) return st;
+    if (rows->nrows > UINT32_MAX - 1)
+        return sd_error_set(err, SD_ERR_ARG, "dedupe: more than 2^32 rows in one batch");
+    size_t n = rows->nrows;
+    uint8_t *keep = sd_xmalloc(n ? n : 1);
+    memset(keep, 1, n);
+    int64_t nlate = 0, removed = 0;
+    if (date_col >= 0) st = pd_late_mask(rows, date_col, min_day, keep, &nlate, err);
+    if (st == SD_OK) pd_dedupe_mask(rows, key_col, order_col, origins, keep, &removed);
+    if (st == SD_OK && nlate + removed > 0) pipe_batch_keep(rows, keep, origins);
+    free(keep);
+    if (st != SD_OK) return st;
+    if (late) *late = nlate;
     *dropped = removed;
     return SD_OK;
 }

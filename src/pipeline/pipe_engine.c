@@ -572,12 +572,8 @@ static sd_status pe_transform(pipe_engine *e, int64_t today, sd_batch *out, pipe
                               sd_error *err) {
     sd_status st = pipe_derive_apply(e->plan, &e->decoded, out, err);
     if (st != SD_OK) return st;
-    if (e->late_col >= 0) {
-        st = pipe_late_filter(out, e->late_col, today - e->cfg->late_days, e->origins, &p->late,
-                              err);
-        if (st != SD_OK) return st;
-    }
-    return pipe_dedupe(out, e->key_col, e->order_col, e->origins, &p->deduplicated, err);
+    return pipe_late_dedupe(out, e->late_col, today - e->cfg->late_days, e->key_col, e->order_col,
+                            e->origins, &p->late, &p->deduplicated, err);
 }
 
 static void pe_report(pipe_engine *e) {

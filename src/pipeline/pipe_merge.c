@@ -53,6 +53,11 @@
 #define MG_MAX_LOAD_DEN 10
 #define MG_DAY_MICROS 86400000000LL
 #define MK_DEAD UINT32_MAX /* mk_entry.file of an entry whose file is gone */
+/* Most rows of one new data file. Updates mostly hit recent rows, and rows
+ * are written in arrival order, so bounded files keep a copy-on-write
+ * update to the one or two newest files of a partition instead of one file
+ * that grows with every batch and is rewritten whole each time. */
+#define MG_OUT_MAX_ROWS 131072
 
 /* ------------------------------------------------------------------------ */
 /* Key index                                                                 */
@@ -72,9 +77,12 @@ typedef struct mk_index {
     size_t ndead; /* entries whose file left the window (file == MK_DEAD) */
     /* High 32 bits: the key hash's high half (a tag that spares most key
      * comparisons, each a cache miss); low 32 bits: entry index + 1, 0 =
-     * empty. */
+     * empty. A key's home slot is the top `bits` bits of its tag, so
+     * growing the table moves slots without reading a key or hashing, in
+     * one sequential pass (a key's position is in its tag). */
     uint64_t *slots;
-    size_t nslots; /* power of two */
+    size_t nslots; /* 1 << bits */
+    int bits;      /* 10 .. 32 */
 } mk_index;
 
 static uint64_t mk_hash(const uint8_t *p, size_t n) {
@@ -116,6 +124,11 @@ static void mk_free(mk_index *ix) {
     memset(ix, 0, sizeof(*ix));
 }
 
+/* Home slot of a key with hash h. */
+static inline size_t mk_home(const mk_index *ix, uint64_t h) {
+    return (size_t)((h >> 32) >> (32 - ix->bits));
+}
+
 static void mk_clear(mk_index *ix) {
     sd_buf_reset(&ix->arena);
     ix->n = 0;
@@ -129,7 +142,7 @@ static size_t mk_probe(const mk_index *ix, const uint8_t *key, size_t len, uint6
                        bool *found) {
     size_t mask = ix->nslots - 1;
     uint32_t tag = (uint32_t)(h >> 32);
-    for (size_t s = (size_t)h & mask;; s = (s + 1) & mask) {
+    for (size_t s = mk_home(ix, h);; s = (s + 1) & mask) {
         uint64_t slot = ix->slots[s];
         uint32_t v = (uint32_t)slot;
         if (v == 0) {
@@ -146,19 +159,52 @@ static size_t mk_probe(const mk_index *ix, const uint8_t *key, size_t len, uint6
     }
 }
 
-static void mk_rehash(mk_index *ix, size_t nslots) {
+static void mk_resize_slots(mk_index *ix, int bits) {
     free(ix->slots);
-    ix->nslots = nslots;
-    ix->slots = sd_xcalloc(nslots, sizeof(uint64_t));
-    size_t mask = nslots - 1;
+    ix->bits = bits;
+    ix->nslots = (size_t)1 << bits;
+    ix->slots = sd_xcalloc(ix->nslots, sizeof(uint64_t));
+}
+
+/* Place an occupied slot value (tag and entry) in the table. */
+static inline void mk_place(mk_index *ix, uint64_t slot) {
+    size_t mask = ix->nslots - 1;
+    size_t s = mk_home(ix, slot);                 /* the tag is the hash's high half */
+    while (ix->slots[s] != 0) s = (s + 1) & mask; /* keys are distinct */
+    ix->slots[s] = slot;
+}
+
+/* Grow to 1 << bits slots, moving the slots by their tags. */
+static void mk_grow(mk_index *ix, int bits) {
+    uint64_t *old = ix->slots;
+    size_t nold = ix->nslots;
+    ix->slots = NULL;
+    mk_resize_slots(ix, bits);
+    for (size_t i = 0; i < nold; i++)
+        if (old[i] != 0) mk_place(ix, old[i]);
+    free(old);
+}
+
+/* Rebuild the slots from the entries (after they were renumbered). */
+static void mk_rebuild(mk_index *ix, int bits) {
+    mk_resize_slots(ix, bits);
     for (size_t i = 0; i < ix->n; i++) {
         size_t len;
         const uint8_t *k = mk_key(ix, &ix->entries[i], &len);
-        uint64_t h = mk_hash(k, len);
-        size_t s = (size_t)h & mask;
-        while (ix->slots[s] != 0) s = (s + 1) & mask; /* keys are distinct */
-        ix->slots[s] = (h >> 32 << 32) | (uint64_t)(i + 1);
+        mk_place(ix, (mk_hash(k, len) >> 32 << 32) | (uint64_t)(i + 1));
     }
+}
+
+/* Make room for `extra` more keys at once: one growth for a whole batch
+ * instead of a doubling every time the load factor is reached. */
+static void mk_reserve(mk_index *ix, size_t extra) {
+    int bits = ix->bits ? ix->bits : 10;
+    while ((ix->n + extra) * MG_MAX_LOAD_DEN > ((size_t)1 << bits) * MG_MAX_LOAD_NUM && bits < 32)
+        bits++;
+    if (ix->slots == NULL)
+        mk_resize_slots(ix, bits);
+    else if (bits != ix->bits)
+        mk_grow(ix, bits);
 }
 
 /* Entry index of a key, or -1. */
@@ -174,8 +220,7 @@ static int64_t mk_find(const mk_index *ix, const uint8_t *key, size_t len, uint6
 /* Insert a key or move it to a new place. */
 static void mk_put(mk_index *ix, const uint8_t *key, size_t len, uint64_t h, int64_t order,
                    uint32_t file, uint32_t row) {
-    if ((ix->n + 1) * MG_MAX_LOAD_DEN > ix->nslots * MG_MAX_LOAD_NUM)
-        mk_rehash(ix, ix->nslots ? ix->nslots * 2 : 1024);
+    if ((ix->n + 1) * MG_MAX_LOAD_DEN > ix->nslots * MG_MAX_LOAD_NUM) mk_reserve(ix, 1);
     bool found;
     size_t s = mk_probe(ix, key, len, h, &found);
     if (found) {
@@ -241,9 +286,9 @@ static void mk_compact_if_needed(mk_index *ix) {
     ix->arena = arena;
     ix->n = w;
     ix->ndead = 0;
-    size_t nslots = 1024;
-    while (w * MG_MAX_LOAD_DEN > nslots * MG_MAX_LOAD_NUM) nslots *= 2;
-    mk_rehash(ix, nslots);
+    int bits = 10;
+    while (w * MG_MAX_LOAD_DEN > ((size_t)1 << bits) * MG_MAX_LOAD_NUM && bits < 32) bits++;
+    mk_rebuild(ix, bits);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -407,7 +452,8 @@ struct pipe_merge {
     int64_t compact_min_files, compact_target, compact_max_bytes;
 };
 
-/* A new data file being built: the rows of one partition. */
+/* A new data file being built: rows of one partition (at most
+ * MG_OUT_MAX_ROWS). */
 typedef struct mg_out {
     sd_value pv; /* partition value (owned copy) */
     sd_batch rows;
@@ -497,16 +543,36 @@ static void mg_files_free(mg_file *f, size_t n) {
     free(f);
 }
 
+/* Rows whose key is hashed ahead of its probe, so that the probe's slot
+ * is already being fetched: the index is far larger than the caches and
+ * every probe would otherwise wait for memory. */
+#define MG_AHEAD 16
+
+/* Hash row r's key into hs[r % MG_AHEAD] and prefetch its home slot. */
+static inline void mg_hash_ahead(const pipe_merge *m, const sd_column *kc, size_t r, uint64_t *hs) {
+    const uint8_t *k;
+    size_t n;
+    hs[r % MG_AHEAD] = 0;
+    if (!mg_key_bytes(kc, r, &k, &n) || n > MG_MAX_KEY) return;
+    uint64_t h = mk_hash(k, n);
+    hs[r % MG_AHEAD] = h;
+    if (m->ix.slots) __builtin_prefetch(&m->ix.slots[mk_home(&m->ix, h)]);
+}
+
 /* Add the key and order of every row of `b` (columns key at kc, order at
  * oc) to the index as rows row_base.. of file `file`. */
 static void mg_index_rows(pipe_merge *m, const sd_batch *b, int kc, int oc, uint32_t file,
                           uint32_t row_base) {
+    mk_reserve(&m->ix, b->nrows);
+    uint64_t hs[MG_AHEAD];
+    for (size_t r = 0; r < b->nrows && r < MG_AHEAD; r++) mg_hash_ahead(m, &b->cols[kc], r, hs);
     for (size_t r = 0; r < b->nrows; r++) {
+        uint64_t h = hs[r % MG_AHEAD];
+        if (r + MG_AHEAD < b->nrows) mg_hash_ahead(m, &b->cols[kc], r + MG_AHEAD, hs);
         const uint8_t *k;
         size_t n;
         if (!mg_key_bytes(&b->cols[kc], r, &k, &n) || n > MG_MAX_KEY) continue;
-        mk_put(&m->ix, k, n, mk_hash(k, n), mg_order_value(&b->cols[oc], r), file,
-               row_base + (uint32_t)r);
+        mk_put(&m->ix, k, n, h, mg_order_value(&b->cols[oc], r), file, row_base + (uint32_t)r);
     }
 }
 
@@ -834,10 +900,15 @@ static int mg_hit_cmp(const void *a, const void *b) {
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
-/* The output file for partition value pv (a new one when first seen). */
+/* The output file with room for partition value pv (a new one when there
+ * is none). */
 static mg_out *mg_out_for(pipe_merge *m, mg_plan *p, const sd_value *pv) {
-    for (size_t i = 0; i < p->nouts; i++)
-        if (m->part_col < 0 || sd_value_compare(&p->outs[i].pv, pv) == 0) return &p->outs[i];
+    for (size_t i = 0; i < p->nouts; i++) {
+        mg_out *o = &p->outs[i];
+        if (o->rows.nrows < MG_OUT_MAX_ROWS &&
+            (m->part_col < 0 || sd_value_compare(&o->pv, pv) == 0))
+            return o;
+    }
     p->outs = sd_xrealloc(p->outs, (p->nouts + 1) * sizeof(mg_out));
     mg_out *o = &p->outs[p->nouts++];
     memset(o, 0, sizeof(*o));
@@ -846,10 +917,63 @@ static mg_out *mg_out_for(pipe_merge *m, mg_plan *p, const sd_value *pv) {
     return o;
 }
 
-static void mg_out_append(const pipe_merge *m, mg_out *o, const sd_batch *src, size_t row) {
-    for (int j = 0; j < o->rows.ncols; j++)
-        mg_copy_value(&o->rows.cols[j], &src->cols[m->data_src[j]], row);
-    o->rows.nrows++;
+/* Append rows idx[0..n) of src to dst (same type) in one pass per column:
+ * flat columns are copied directly, nested ones value by value. */
+static void mg_gather(sd_column *dst, const sd_column *src, const uint32_t *idx, size_t n) {
+    sd_type_kind k = dst->type->kind;
+    if (k == SD_STRUCT || k == SD_LIST || k == SD_MAP) {
+        for (size_t i = 0; i < n; i++) mg_copy_value(dst, src, idx[i]);
+        return;
+    }
+    size_t base = dst->len;
+    sd_column_reserve(dst, base + n);
+    if (src->valid) {
+        sd_column_ensure_valid(dst);
+        for (size_t i = 0; i < n; i++) dst->valid[base + i] = src->valid[idx[i]];
+    } else if (dst->valid) {
+        memset(dst->valid + base, 1, n);
+    }
+    if (k == SD_STRING || k == SD_BINARY) {
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++)
+            total += (size_t)(src->offsets[idx[i] + 1] - src->offsets[idx[i]]);
+        if (base == 0) dst->offsets[0] = (int64_t)dst->data.len;
+        uint8_t *out = sd_buf_extend(&dst->data, total);
+        int64_t at = dst->offsets[base];
+        for (size_t i = 0; i < n; i++) {
+            int64_t a = src->offsets[idx[i]], len = src->offsets[idx[i] + 1] - a;
+            memcpy(out, src->data.data + a, (size_t)len);
+            out += len;
+            at += len;
+            dst->offsets[base + i + 1] = at;
+        }
+    } else {
+        size_t w = sd_type_width(k);
+        uint8_t *to = (uint8_t *)dst->values + base * w;
+        const uint8_t *from = src->values;
+        if (w == 4)
+            for (size_t i = 0; i < n; i++) memcpy(to + 4 * i, from + 4 * (size_t)idx[i], 4);
+        else if (w == 8)
+            for (size_t i = 0; i < n; i++) memcpy(to + 8 * i, from + 8 * (size_t)idx[i], 8);
+        else
+            for (size_t i = 0; i < n; i++) memcpy(to + w * i, from + w * (size_t)idx[i], w);
+    }
+    dst->len = base + n;
+}
+
+/* Append rows idx[0..n) of src (table columns) to the outputs of
+ * partition pv, opening a new file whenever one is full. */
+static void mg_emit(pipe_merge *m, mg_plan *p, const sd_value *pv, const sd_batch *src,
+                    const uint32_t *idx, size_t n) {
+    while (n > 0) {
+        mg_out *o = mg_out_for(m, p, pv);
+        size_t room = MG_OUT_MAX_ROWS - o->rows.nrows, k = n < room ? n : room;
+        for (int j = 0; j < o->rows.ncols; j++)
+            mg_gather(&o->rows.cols[j], &src->cols[m->data_src[j]], idx, k);
+        o->rows.nrows += k;
+        idx += k;
+        n -= k;
+    }
 }
 
 static sd_value mg_row_partition(const pipe_merge *m, const sd_batch *b, size_t row) {
@@ -927,11 +1051,15 @@ static sd_status mg_rewrite_file(pipe_merge *m, mg_plan *p, const sd_batch *rows
         p->dvs[p->ndvs++] = (mg_dv_rows){m->files[f].df, dv_rows, ndv};
         dv_rows = NULL;
     } else if (st == SD_OK && replace) {
-        mg_out *o = mg_out_for(m, p, &m->files[f].df->partition_values[0]);
+        uint32_t *keep = sd_xmalloc((total ? total : 1) * sizeof(uint32_t));
         size_t row = 0;
-        for (size_t i = 0; i < nb; i++)
+        for (size_t i = 0; i < nb; i++) {
+            size_t nk = 0;
             for (size_t r = 0; r < bs[i].nrows; r++, row++)
-                if (!drop[row]) mg_out_append(m, o, &bs[i], r);
+                if (!drop[row]) keep[nk++] = (uint32_t)r;
+            mg_emit(m, p, &m->files[f].df->partition_values[0], &bs[i], keep, nk);
+        }
+        free(keep);
         p->removed = sd_xrealloc(p->removed, (p->nremoved + 1) * sizeof(*p->removed));
         p->removed[p->nremoved++] = m->files[f].df;
         p->bytes_removed += m->files[f].df->add->size;
@@ -993,12 +1121,16 @@ static void mg_classify(pipe_merge *m, const sd_batch *rows, uint8_t *act, mg_hi
     *hits = sd_xmalloc((rows->nrows ? rows->nrows : 1) * sizeof(mg_hit));
     *nhits = 0;
     const sd_column *kc = &rows->cols[m->key_col], *oc = &rows->cols[m->order_col];
+    uint64_t hs[MG_AHEAD];
+    for (size_t i = 0; i < rows->nrows && i < MG_AHEAD; i++) mg_hash_ahead(m, kc, i, hs);
     for (size_t i = 0; i < rows->nrows; i++) {
+        uint64_t h = hs[i % MG_AHEAD];
+        if (i + MG_AHEAD < rows->nrows) mg_hash_ahead(m, kc, i + MG_AHEAD, hs);
         const uint8_t *k;
         size_t n;
         act[i] = MG_INSERT;
         if (!mg_key_bytes(kc, i, &k, &n) || n > MG_MAX_KEY) continue;
-        int64_t e = mk_find(&m->ix, k, n, mk_hash(k, n));
+        int64_t e = mk_find(&m->ix, k, n, h);
         if (e < 0) continue;
         const mk_entry *ent = &m->ix.entries[e];
         int64_t o = mg_order_value(oc, i);
@@ -1165,6 +1297,55 @@ typedef struct mg_offsets {
     int n;
 } mg_offsets;
 
+/* The inserted and updated rows of the batch to the outputs of their
+ * partitions, in arrival order: rows are grouped by partition first (most
+ * batches touch one or two), then gathered column by column. */
+static void mg_emit_rows(pipe_merge *m, mg_plan *p, const sd_batch *rows, const uint8_t *act) {
+    size_t n = rows->nrows, npv = 0;
+    sd_value *pvs = NULL;
+    uint32_t *group = sd_xmalloc((n ? n : 1) * sizeof(uint32_t));
+    size_t *count = NULL;
+    size_t last = 0;
+    for (size_t i = 0; i < n; i++) {
+        group[i] = UINT32_MAX;
+        if (act[i] == MG_SKIP) {
+            p->unchanged++;
+            continue;
+        }
+        if (act[i] == MG_INSERT)
+            p->inserted++;
+        else
+            p->updated++;
+        sd_value pv = mg_row_partition(m, rows, i);
+        if (npv == 0 || sd_value_compare(&pvs[last], &pv) != 0) {
+            for (last = 0; last < npv && sd_value_compare(&pvs[last], &pv) != 0; last++) {
+            }
+            if (last == npv) {
+                pvs = sd_xrealloc(pvs, (npv + 1) * sizeof(sd_value));
+                count = sd_xrealloc(count, (npv + 1) * sizeof(size_t));
+                pvs[npv] = pv; /* borrows from `rows`; mg_out_for copies it */
+                count[npv++] = 0;
+            }
+        }
+        group[i] = (uint32_t)last;
+        count[last]++;
+    }
+    /* Counting sort by group, keeping arrival order inside each. */
+    uint32_t *idx = sd_xmalloc((n ? n : 1) * sizeof(uint32_t));
+    size_t *at = sd_xmalloc((npv + 1) * sizeof(size_t));
+    at[0] = 0;
+    for (size_t g = 0; g < npv; g++) at[g + 1] = at[g] + count[g];
+    for (size_t i = 0; i < n; i++)
+        if (group[i] != UINT32_MAX) idx[at[group[i]]++] = (uint32_t)i;
+    for (size_t g = 0, from = 0; g < npv; from += count[g], g++)
+        mg_emit(m, p, &pvs[g], rows, idx + from, count[g]);
+    free(at);
+    free(idx);
+    free(group);
+    free(count);
+    free(pvs);
+}
+
 /* Plan, write and commit one merge against m->snap. */
 static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offsets *off,
                             bool offsets_moved, mg_plan *p, int64_t *version, sd_error *err) {
@@ -1183,18 +1364,7 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
         h = e;
     }
     free(hits);
-    for (size_t i = 0; st == SD_OK && i < rows->nrows; i++) {
-        if (act[i] == MG_SKIP) {
-            p->unchanged++;
-            continue;
-        }
-        if (act[i] == MG_INSERT)
-            p->inserted++;
-        else
-            p->updated++;
-        sd_value pv = mg_row_partition(m, rows, i);
-        mg_out_append(m, mg_out_for(m, p, &pv), rows, i);
-    }
+    if (st == SD_OK) mg_emit_rows(m, p, rows, act);
     free(act);
     if (st != SD_OK) return st;
     *version = -1;

@@ -496,6 +496,13 @@ sd_status pipe_late_filter(sd_batch *rows, int date_col, int64_t min_day, pipe_r
 sd_status pipe_dedupe(sd_batch *rows, int key_col, int order_col, pipe_row_origin *origins,
                       int64_t *dropped, sd_error *err);
 
+/* Steps 3 and 4 together, compacting the batch once: the result of
+ * pipe_late_filter (skipped when date_col < 0) followed by pipe_dedupe.
+ * *late (may be NULL) and *dropped count the rows each step removed. */
+sd_status pipe_late_dedupe(sd_batch *rows, int date_col, int64_t min_day, int key_col,
+                           int order_col, pipe_row_origin *origins, int64_t *late,
+                           int64_t *dropped, sd_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Progress of micro-batches (pipe_progress.c)                               */
 /* ------------------------------------------------------------------------ */
