@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,6 +68,24 @@ typedef struct pe_source_ops {
     void (*close)(pipe_engine *e);
 } pe_source_ops;
 
+/* The file source reads the next batch on a second thread while the engine
+ * derives, dedupes and merges the current one (decoding is a quarter of
+ * the work and the merge leaves a core idle at times). */
+typedef struct pe_read_ahead {
+    pthread_t thread;
+    bool running;
+    bool have_batch; /* `batch` initialised */
+    avro_ocf_reader *ocf;
+    sd_batch batch;
+    pipe_row_origin *origins;
+    size_t origins_cap;
+    size_t max;    /* records to read */
+    int64_t first; /* index of the first one */
+    size_t n;      /* records read */
+    sd_status st;
+    sd_error err;
+} pe_read_ahead;
+
 struct pipe_engine {
     const pipe_config *cfg;
     pipe_engine_options opts;
@@ -86,7 +105,9 @@ struct pipe_engine {
     bool ocf_fresh; /* opened and not read yet */
     bool source_open;
     char *file_name;   /* basename of opts.from_avro: the file source's "topic" */
-    int64_t file_next; /* file source: index of the next record */
+    int64_t file_next; /* file source: index of the next record to commit */
+    int64_t read_next; /* file source: index of the next record to read */
+    pe_read_ahead ahead;
     size_t polled_cap; /* capacity of the arrays in `polled` */
     pe_polled polled;
     kafka_dlq *dlq;
@@ -487,9 +508,51 @@ static avro_decode_opts pe_decode_opts(void) {
     return (avro_decode_opts){.map = map, .validate_utf8 = true};
 }
 
+static void *pe_ahead_run(void *arg) {
+    pe_read_ahead *a = arg;
+    sd_batch_reset(&a->batch);
+    if (a->origins_cap < a->max) {
+        free(a->origins);
+        a->origins_cap = a->max;
+        a->origins = sd_xmalloc(sizeof(pipe_row_origin) * a->max);
+    }
+    a->n = 0;
+    a->st = avro_ocf_read(a->ocf, &a->batch, a->max, &a->n, &a->err);
+    for (size_t i = 0; i < a->n; i++) a->origins[i] = (pipe_row_origin){0, a->first + (int64_t)i};
+    return NULL;
+}
+
+/* Read the next batch on the read-ahead thread (or here, when no thread
+ * can be started). */
+static void pe_ahead_start(pipe_engine *e) {
+    pe_read_ahead *a = &e->ahead;
+    if (!a->have_batch) {
+        sd_batch_init(&a->batch, e->input);
+        a->have_batch = true;
+    }
+    a->ocf = e->ocf;
+    a->max = (size_t)e->cfg->max_batch_records;
+    a->first = e->read_next;
+    sd_error_clear(&a->err);
+    if (pthread_create(&a->thread, NULL, pe_ahead_run, a) == 0)
+        a->running = true;
+    else
+        pe_ahead_run(a);
+}
+
+/* Wait for the read-ahead thread; the reader's position moves past what it
+ * read. */
+static void pe_ahead_join(pipe_engine *e) {
+    pe_read_ahead *a = &e->ahead;
+    if (!a->running) return;
+    pthread_join(a->thread, NULL);
+    a->running = false;
+}
+
 /* The file is read with its own schema (it carries it): the input columns
  * are the file's fields. */
 static sd_status pe_file_reopen(pipe_engine *e, sd_error *err) {
+    pe_ahead_join(e);
     avro_ocf_close(e->ocf);
     avro_decode_opts dopts = pe_decode_opts();
     e->ocf = avro_ocf_open(e->opts.from_avro, NULL, &dopts, err);
@@ -513,12 +576,12 @@ static sd_status pe_file_open(pipe_engine *e, sd_error *err) {
                             "table %s records position %lld in %s, but the file holds only %lld "
                             "records: is it another file with the same name?",
                             e->cfg->table, (long long)next, e->opts.from_avro, (long long)skipped);
-    e->file_next = next;
+    e->file_next = e->read_next = next;
     return SD_OK;
 }
 
 /* Reading the file is decoding it: the poll only says whether records are
- * left, the decode step reads them. */
+ * left, the decode step takes what the read-ahead thread read. */
 static sd_status pe_file_poll(pipe_engine *e, pe_polled *b, sd_error *err) {
     (void)err;
     pe_reserve(e, 0, 1);
@@ -528,20 +591,34 @@ static sd_status pe_file_poll(pipe_engine *e, pe_polled *b, sd_error *err) {
     b->nparts = 1;
     b->parts[0] = 0;
     b->first[0] = b->next[0] = e->file_next;
-    b->count = avro_ocf_eof(e->ocf) ? 0 : 1;
+    b->count = e->ahead.running || !avro_ocf_eof(e->ocf) ? 1 : 0;
     return SD_OK;
 }
 
 static sd_status pe_file_decode(pipe_engine *e, pe_polled *b, pipe_progress *p, sd_error *err) {
     (void)p;
-    size_t max = (size_t)e->cfg->max_batch_records, n = 0;
-    sd_batch_reset(&e->decoded);
-    pe_reserve(e, max, 1);
-    sd_status st = avro_ocf_read(e->ocf, &e->decoded, max, &n, err);
-    if (st != SD_OK) return st;
-    for (size_t i = 0; i < n; i++) e->origins[i] = (pipe_row_origin){0, e->file_next + (int64_t)i};
-    b->count = n;
-    b->next[0] = e->file_next + (int64_t)n;
+    pe_read_ahead *a = &e->ahead;
+    if (!a->running) pe_ahead_start(e);
+    pe_ahead_join(e);
+    if (a->st != SD_OK) {
+        *err = a->err;
+        return a->st;
+    }
+    e->read_next = a->first + (int64_t)a->n;
+    /* The batch read becomes the engine's; its old buffers take the next. */
+    sd_batch tb = e->decoded;
+    e->decoded = a->batch;
+    a->batch = tb;
+    pipe_row_origin *to = e->origins;
+    size_t tc = e->origins_cap;
+    e->origins = a->origins;
+    e->origins_cap = a->origins_cap;
+    a->origins = to;
+    a->origins_cap = tc;
+    b->count = a->n;
+    b->first[0] = a->first;
+    b->next[0] = a->first + (int64_t)a->n;
+    if (!avro_ocf_eof(e->ocf)) pe_ahead_start(e);
     return SD_OK;
 }
 
@@ -551,10 +628,11 @@ static void pe_file_release(pipe_engine *e, const pe_polled *b, bool committed) 
 }
 
 static bool pe_file_caught_up(const pipe_engine *e) {
-    return avro_ocf_eof(e->ocf);
+    return !e->ahead.running && avro_ocf_eof(e->ocf);
 }
 
 static void pe_file_close(pipe_engine *e) {
+    pe_ahead_join(e);
     avro_ocf_close(e->ocf);
     e->ocf = NULL;
     e->ocf_fresh = false;
@@ -853,7 +931,10 @@ pipe_engine *pipe_engine_new(const pipe_config *cfg, const pipe_engine_options *
 void pipe_engine_free(pipe_engine *e) {
     if (e == NULL) return;
     kafka_source_free(e->src);
+    pe_ahead_join(e);
     avro_ocf_close(e->ocf);
+    if (e->ahead.have_batch) sd_batch_free(&e->ahead.batch);
+    free(e->ahead.origins);
     free(e->file_name);
     free(e->polled.parts);
     free(e->polled.first);
