@@ -230,7 +230,7 @@ TEST(pipe_progress_json_and_human) {
 
 /* A random batch over few keys, some late days and null keys. */
 static void pdt_random(sd_batch *b, pipe_row_origin *org, size_t n, unsigned seed) {
-    char id[16], tag[16];
+    char id[32], tag[32];
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1103515245u + 12345u;
         unsigned r = seed >> 8;
