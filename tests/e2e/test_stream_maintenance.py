@@ -345,13 +345,17 @@ def test_stream_beside_optimize_and_vacuum_loop(broker, streamdelta, tmp_path):
                     if commit_info(a)["operation"] == "VACUUM START")
     horizon = vacuum_ms - RETAIN_S * 1000 + 1000
     latest = states[-1]
-    retained = 0
+    retained = []
     for v, live in enumerate(states):
         gone = [p for p in live if p not in latest]
         if any(removed[p]["deletionTimestamp"] <= horizon for p in gone):
             continue
-        retained += 1
+        retained.append(v)
         missing = [p for p in live if not (table / urllib.parse.unquote(p)).exists()]
         assert not missing, f"version {v} references missing files: {missing[:5]}"
-    assert retained >= 1
+    assert retained and retained[-1] == len(states) - 1
+    # And our reader reads the oldest of them.
+    rows = rows_show(streamdelta, table, "--version", retained[0])
+    assert len(rows) == len({r["event_id"] for r in rows})
+    retained = len(retained)
     print(f"{len(states)} versions, {retained} retained by the vacuum's retention: no file missing")
