@@ -128,7 +128,8 @@ def rows(path):
 spark, ns = rows(sys.argv[1])
 ours, no = rows(sys.argv[2])
 diff = sum(1 for k in spark.keys() | ours.keys() if spark.get(k) != ours.get(k))
-print(f"tables: Spark {ns} rows, streamdelta {no} rows; "
+print(f"tables: Spark {ns} rows ({ns - len(spark)} repeated event_ids), streamdelta {no} rows "
+      f"({no - len(ours)} repeated); "
       + ("same content" if diff == 0 and ns == no else f"DIFFERENT: {diff} event_ids differ"))
 sys.stdout.flush()
 PY
