@@ -109,7 +109,9 @@ static sd_status list_log(const char *log_dir, const char *table_path, log_listi
         out->e[out->n++] = e;
     }
     closedir(d);
-    qsort(out->e, out->n, sizeof(*out->e), entry_cmp);
+    /* An empty _delta_log (another writer is creating the table) leaves
+     * out->e NULL, which qsort must not be given even for 0 entries. */
+    if (out->n > 1) qsort(out->e, out->n, sizeof(*out->e), entry_cmp);
     return SD_OK;
 }
 
