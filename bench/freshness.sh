@@ -30,6 +30,12 @@ PARTS=${BENCH_FRESH_PARTITIONS:-32}
 MERGES=${BENCH_FRESH_MERGES:-cow dv}
 TOPIC=movie.ratings.v1
 N=$((RATE * SECS))
+for m in $MERGES; do
+    case "$m" in
+        cow | dv) ;;
+        *) echo "freshness: BENCH_FRESH_MERGES takes cow and dv, not '$m'" >&2; exit 2 ;;
+    esac
+done
 SD="$PWD/$BUILD/streamdelta"
 
 mkdir -p "$DIR"
