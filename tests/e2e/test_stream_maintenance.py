@@ -240,8 +240,15 @@ def test_auto_compaction_keeps_partitions_small(broker, streamdelta, tmp_path):
         removed_by_compaction
     versions = {p["streamdelta"]["autoCompact"]["version"] for p in reported} - {-1}
     assert len(versions) == compactions
+    # Figures only (no timing is asserted): what a compaction costs beside
+    # the batch it follows.
+    spent = sorted(p["streamdelta"]["autoCompact"]["durationMs"] for p in reported
+                   if p["streamdelta"]["autoCompact"]["filesRemoved"] > 0)
+    merge = sorted(p["durationMs"]["addBatch"] for p in reported)
     print(f"\n{len(log)} versions, {compactions} compactions of {removed_by_compaction} files, "
-          f"at most {worst} small files in a partition ({len(partitions)} partitions)")
+          f"at most {worst} small files in a partition ({len(partitions)} partitions); "
+          f"compaction ms median {spent[len(spent) // 2]} max {spent[-1]}, merge+commit ms "
+          f"median {merge[len(merge) // 2]} max {merge[-1]}")
     expected = ev.expected()
     check_table(rows_show(streamdelta, table), expected, "show")
     check_table(rows_replay(table), expected, "replay")
