@@ -203,8 +203,10 @@ static void fr_print_pct(const char *name, int64_t *v, size_t n) {
         return;
     }
     qsort(v, n, sizeof *v, fr_cmp_i64);
-    printf("%s_p50 %" PRId64 "\n%s_p99 %" PRId64 "\n%s_max %" PRId64 "\n", name, v[(n - 1) / 2],
-           name, v[(size_t)((double)(n - 1) * 0.99)], name, v[n - 1]);
+    /* Nearest rank: the smallest value with at least q of them at or below. */
+    size_t r50 = (n + 1) / 2, r99 = (n * 99 + 99) / 100; /* ceil(q * n), >= 1 */
+    printf("%s_p50 %" PRId64 "\n%s_p99 %" PRId64 "\n%s_max %" PRId64 "\n", name, v[r50 - 1], name,
+           v[r99 - 1], name, v[n - 1]);
 }
 
 /* The first commit (index) whose next offset of `partition` exceeds

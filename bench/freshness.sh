@@ -74,9 +74,10 @@ merge_name() { [ "$1" = dv ] && echo "deletion vectors" || echo "copy-on-write";
 val() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
 pct_ms() {
     python3 - "$1" <<'PY'
-import json, sys
+import json, math, sys
 d = sorted(json.loads(l)["durationMs"]["triggerExecution"] for l in open(sys.argv[1]) if l.strip())
-print(f"{d[(len(d) - 1) // 2]} / {d[int((len(d) - 1) * 0.99)]}" if d else "-")
+rank = lambda q: d[max(0, math.ceil(q * len(d)) - 1)]  # nearest rank
+print(f"{rank(0.5)} / {rank(0.99)}" if d else "-")
 PY
 }
 

@@ -87,12 +87,13 @@ t0=$(now)
 sd_s=$(secs "$t0" "$(now)")
 
 "$PY" - "$tmp" "$N" "$produce_s" "$spark_total_s" "$sd_s" <<'PY'
-import json, sys
+import json, math, sys
 tmp, n, produce_s, spark_total_s, sd_s = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
 
 def pct(v, q):
+    """Nearest rank: the smallest value with at least q of them at or below."""
     v = sorted(v)
-    return v[int((len(v) - 1) * q)] if v else 0
+    return v[max(0, math.ceil(q * len(v)) - 1)] if v else 0
 
 spark = json.load(open(f"{tmp}/spark.json"))
 ours = [json.loads(l) for l in open(f"{tmp}/sd.jsonl") if l.strip()]
