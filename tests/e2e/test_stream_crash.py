@@ -343,6 +343,8 @@ def group_mode_two_instances(real_kafka, broker, streamdelta, tmp_path, keyed):
     # Both instances wrote commits of their own to the one table.
     versions = {n: {x["streamdelta"]["tableVersion"] for x in committed(n)} for n in names}
     assert all(versions.values()) and not versions["a"] & versions["b"], versions
+    # ... while the other one was writing too: their commits interleave.
+    assert min(versions["a"]) < max(versions["b"]) and min(versions["b"]) < max(versions["a"])
     dl = dead_letters(tmp_path / "a-dlq.jsonl") + dead_letters(tmp_path / "b-dlq.jsonl")
     assert len({(d["partition"], d["offset"]) for d in dl}) == len(ev.bad)
     if not keyed:
