@@ -164,15 +164,17 @@ def kill_cycles(streamdelta, env, bootstrap, registry, topic, table, dlq, tmp_pa
         with open(tmp_path / f"run-{k}.log", "w") as log:
             p = subprocess.Popen(base + ["--progress-json", str(prog)],
                                  stdout=subprocess.DEVNULL, stderr=log, env=env)
-        deadline = time.monotonic() + 120
-        while not any(x["streamdelta"]["tableVersion"] >= 0 for x in progress(prog)):
-            assert p.poll() is None, (tmp_path / f"run-{k}.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, f"run {k} made no commit in 120 s"
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 0.6))
-        assert p.poll() is None, f"run {k} ended before its kill"
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+        try:
+            deadline = time.monotonic() + 120
+            while not any(x["streamdelta"]["tableVersion"] >= 0 for x in progress(prog)):
+                assert p.poll() is None, (tmp_path / f"run-{k}.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, f"run {k} made no commit in 120 s"
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 0.6))
+            assert p.poll() is None, f"run {k} ended before its kill"
+        finally:
+            p.kill()  # SIGKILL, also when an assertion failed: nothing left running
+            p.wait()
         version = table_version(table)
         print(f"kill {k}: table version {version}, {sum(table_offsets(table, topic).values())} "
               f"offsets committed")
