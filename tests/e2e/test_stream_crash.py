@@ -16,7 +16,9 @@ table and a 6-partition topic on the real broker; events keyed by event_id,
 and unkeyed (the same event_id spread over several partitions, so both
 instances insert and update the same keys). Both must commit, survive each
 other's commits, stop cleanly on SIGTERM once the table records every
-offset, and leave exactly the expected table."""
+offset, and leave exactly the expected table; then, after more events, both
+run at once with --available-now and must each exit 0 with the table
+exact."""
 
 import json
 import random
@@ -352,6 +354,29 @@ def group_mode_two_instances(real_kafka, broker, streamdelta, tmp_path, keyed):
     if not keyed:
         spread = sum(len(ps) > 1 for ps in sender.placed.values())
         assert spread > 5000, spread  # the same event_id really was in several partitions
+    # More events, then both instances at once with --available-now: each
+    # exits 0 once its partitions are caught up, and the table is exact.
+    sender.send(ev.make(10_000))
+    sender.flush()
+    finishing = []
+    for n in names:
+        with open(tmp_path / f"{n}.log", "w") as log:
+            finishing.append(subprocess.Popen(
+                [str(streamdelta), "run", "--available-now", "--group-mode",
+                 "--bootstrap-servers", real_kafka, "--schema-registry", broker.registry,
+                 "--topic", topic, "--table", str(table), "--dead-letters",
+                 str(tmp_path / f"{n}-dlq.jsonl"), "--set", f"sink.late_days={LATE_DAYS}",
+                 "--set", f"source.kafka.group.id={group}"],
+                stdout=subprocess.DEVNULL, stderr=log, env=broker.env))
+    try:
+        codes = [p.wait(120) for p in finishing]
+    finally:
+        for p in finishing:
+            p.kill()  # only if still running after a failed wait
+            p.wait()
+    assert codes == [0, 0], logs()
+    assert table_offsets(table, topic) == end_offsets(real_kafka, topic, parts)
+    check_table(table_rows_show(streamdelta, table), ev.expected(), "after --available-now")
 
 
 def test_group_mode_two_instances_keyed(real_kafka, broker, streamdelta, tmp_path):
