@@ -34,6 +34,7 @@ from confluent_kafka import (Consumer, KafkaException, Producer, SerializingProd
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import StringSerializer
+import pytest
 
 from test_run import (LATE_DAYS, MOVIE_SCHEMA, Events, check_table, create_topic,
                       dead_letters, run_stream, table_rows_show)
@@ -152,13 +153,14 @@ def progress(path):
 
 
 def kill_cycles(streamdelta, env, bootstrap, registry, topic, table, dlq, tmp_path, rng,
-                total_messages, kills, partitions, producing=None, killed=None):
+                total_messages, kills, partitions, producing=None, killed=None, extra=()):
     """Start the stream, wait until it has committed in this run, let it work
     a random while longer, SIGKILL it; `kills` times. Each kill must hit a
     running stream that moved the table and had work left."""
     base = [str(streamdelta), "run", "--bootstrap-servers", bootstrap, "--schema-registry",
             registry, "--topic", topic, "--table", str(table), "--dead-letters", str(dlq),
-            "--set", f"sink.late_days={LATE_DAYS}", "--set", "trigger.max_batch_records=500"]
+            "--set", f"sink.late_days={LATE_DAYS}", "--set", "trigger.max_batch_records=500",
+            *extra]
     last_version = table_version(table)
     while_producing = 0
     for k in range(kills):
@@ -193,9 +195,10 @@ def kill_cycles(streamdelta, env, bootstrap, registry, topic, table, dlq, tmp_pa
     return while_producing
 
 
-def finish_and_check(streamdelta, env, bootstrap, registry, topic, table, dlq, ev, partitions):
+def finish_and_check(streamdelta, env, bootstrap, registry, topic, table, dlq, ev, partitions,
+                     extra=()):
     r = run_stream(streamdelta, env, bootstrap, registry, topic, table, dlq,
-                   "--set", "trigger.max_batch_records=20000")
+                   "--set", "trigger.max_batch_records=20000", *extra)
     assert r.returncode == 0, r.stderr[-3000:]
     ends = end_offsets(bootstrap, topic, partitions)
     assert table_offsets(table, topic) == ends
@@ -205,9 +208,12 @@ def finish_and_check(streamdelta, env, bootstrap, registry, topic, table, dlq, e
     assert len({(d["partition"], d["offset"]) for d in dead_letters(dlq)}) == len(ev.bad)
 
 
-def test_crash_200k_produced_first(broker, streamdelta, tmp_path):
+@pytest.mark.parametrize("merge", ["copy-on-write", "deletion-vectors"])
+def test_crash_200k_produced_first(broker, streamdelta, tmp_path, merge):
     """All 200k events are in the (embedded) broker before the first run; the
-    stream is killed eight times mid-work and restarted."""
+    stream is killed eight times mid-work and restarted. Both merge kinds:
+    rewriting files, and marking replaced rows in deletion vectors."""
+    extra = ("--set", "sink.deletion_vectors=true") if merge == "deletion-vectors" else ()
     topic, parts = "crash", 8  # 8 partitions: the mock keeps ~5 MiB per partition
     create_topic(streamdelta, broker.env, broker.bootstrap, topic, parts)
     ev = Events(seed=101)
@@ -218,9 +224,13 @@ def test_crash_200k_produced_first(broker, streamdelta, tmp_path):
     table, dlq = tmp_path / "t", tmp_path / "dlq.jsonl"
     rng = random.Random(1234)
     kill_cycles(streamdelta, broker.env, broker.bootstrap, broker.registry, topic, table, dlq,
-                tmp_path, rng, TOTAL, KILLS, parts)
+                tmp_path, rng, TOTAL, KILLS, parts, extra=extra)
     finish_and_check(streamdelta, broker.env, broker.bootstrap, broker.registry, topic, table,
-                     dlq, ev, parts)
+                     dlq, ev, parts, extra=extra)
+    # The variant did what it says: deletion vectors in the table, or none.
+    dvs = sum('"deletionVector":{' in line for f in commits(table)
+              for line in f.read_text().splitlines() if line.startswith('{"add"'))
+    assert (dvs > 0) == (merge == "deletion-vectors"), dvs
 
 
 def test_crash_200k_while_producing(real_kafka, broker, streamdelta, tmp_path):
