@@ -98,7 +98,7 @@ print(f"{label:<22} {secs:8.2f} s {int(events) / secs / 1e6:8.2f} M events/s"
       f"   written {int(written) / 1e6:8.1f} MB / table {int(size) / 1e6:8.1f} MB"
       f" = {int(written) / max(int(size), 1):4.2f}x")
 print(f"{'':<22} {len(ps)} commits of up to {batch:,} events; rows {int(rows):,} ({ok});"
-      f" ms per step: decode {steps.get('decode', 0)}, transform {steps.get('transform', 0)},"
+      f" ms per step: decode (waiting for the read-ahead thread) {steps.get('decode', 0)}, transform {steps.get('transform', 0)},"
       f" merge+commit {steps.get('addBatch', 0)}")
 EOF
 }

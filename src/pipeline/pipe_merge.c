@@ -17,7 +17,8 @@
  *    entries go, new files' rows come in (from memory for our own files,
  *    read from disk - key and order columns only - for other writers');
  *  - the merge attempt: classify rows, rewrite the files holding replaced
- *    rows, write one new file per partition touched, commit;
+ *    rows, write new files per partition touched (at most MG_OUT_MAX_ROWS
+ *    rows each), commit;
  *  - the public calls, with the retry loop around conflicts;
  *  - auto-compaction: after a commit, one partition of the window with
  *    many small files is bin-packed by the Delta layer's OPTIMIZE, and the
