@@ -144,3 +144,33 @@ def test_produce_to_avro_and_run(streamdelta, tmp_path):
                         "--table", str(tmp_path / "t2")], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 1 and "missing.avro" in r.stderr
+
+
+def test_copy_on_write_rewrites_only_the_newest_files(streamdelta, tmp_path):
+    """Data files hold at most 131072 rows in arrival order, so a batch's
+    updates (which hit recent events) rewrite one or two files, not all the
+    rows written so far."""
+    src = tmp_path / "e.avro"
+    r = subprocess.run([str(streamdelta), "produce", "--to-avro", str(src), "--count", "600000",
+                        "--duplicates", "10%", "--updates", "10%", "--late", "2%", "--seed", "9"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    table = tmp_path / "t"
+    r = run_file(streamdelta, src, table, "--set", "trigger.max_batch_records=200000")
+    assert r.returncode == 0, r.stderr
+    live, rows, removed_per_commit = {}, 0, []
+    for name in log_versions(table):
+        removed = 0
+        for line in (table / "_delta_log" / name).read_text().splitlines():
+            a = json.loads(line)
+            if "add" in a:
+                n = json.loads(a["add"]["stats"])["numRecords"]
+                assert n <= 131072, (name, n)
+                live[a["add"]["path"]] = n
+            elif "remove" in a:
+                removed += 1
+                live.pop(a["remove"]["path"])
+        removed_per_commit.append(removed)
+    assert sum(live.values()) == 468000  # the new events; late ones dropped
+    assert max(removed_per_commit) <= 2, removed_per_commit
+    assert sum(removed_per_commit) >= 2  # updates did reach earlier batches
