@@ -704,6 +704,7 @@ static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int6
     p->batch_id = e->batch_id;
     p->timestamp_ms = start_ms;
     p->topic = e->topic;
+    p->source_kind = e->opts.from_avro ? "AvroFile" : e->opts.group_mode ? "Subscribe" : "Assign";
     p->table = e->cfg->table;
     p->fetch_ms = fetch_ms;
     p->table_version = -1;
@@ -743,6 +744,10 @@ static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int6
         p->bytes_added = ms.bytes_added;
         p->table_version = ms.version;
         e->totals.retries += ms.retries;
+        /* The commit is durable; a checkpoint or index refresh that failed
+         * after it is worth a line, not the stream. */
+        if (st == SD_OK && ms.warning[0] && e->opts.human)
+            fprintf(e->opts.human, "streamdelta: %s\n", ms.warning);
     }
     p->compact_version = -1;
     if (st == SD_OK && p->table_version >= 0) {

@@ -60,7 +60,11 @@ void pipe_progress_format_json(const pipe_progress *p, sd_buf *out) {
                    (long long)p->dead_letter_ms, (long long)p->merge_ms, (long long)p->total_ms);
     sd_buf_append_str(out, ",\"stateOperators\":[],\"sources\":[{\"description\":");
     char desc[600];
-    snprintf(desc, sizeof desc, "KafkaV2[Assign[%s]]", topic);
+    const char *kind = p->source_kind ? p->source_kind : "Assign";
+    if (strcmp(kind, "AvroFile") == 0)
+        snprintf(desc, sizeof desc, "AvroFile[%s]", topic);
+    else
+        snprintf(desc, sizeof desc, "KafkaV2[%s[%s]]", kind, topic);
     sd_json_append_string(out, desc, strlen(desc));
     sd_buf_append_str(out, ",\"startOffset\":");
     pp_offsets(p, p->start_offsets, out);

@@ -500,8 +500,8 @@ sd_status pipe_dedupe(sd_batch *rows, int key_col, int order_col, pipe_row_origi
  * pipe_late_filter (skipped when date_col < 0) followed by pipe_dedupe.
  * *late (may be NULL) and *dropped count the rows each step removed. */
 sd_status pipe_late_dedupe(sd_batch *rows, int date_col, int64_t min_day, int key_col,
-                           int order_col, pipe_row_origin *origins, int64_t *late,
-                           int64_t *dropped, sd_error *err);
+                           int order_col, pipe_row_origin *origins, int64_t *late, int64_t *dropped,
+                           sd_error *err);
 
 /* ------------------------------------------------------------------------ */
 /* Progress of micro-batches (pipe_progress.c)                               */
@@ -515,8 +515,11 @@ sd_status pipe_late_dedupe(sd_batch *rows, int date_col, int64_t min_day, int ke
 typedef struct pipe_progress {
     char run_id[37];
     int64_t batch_id;
-    int64_t timestamp_ms;        /* wall clock at the batch's start */
-    const char *topic;           /* borrowed */
+    int64_t timestamp_ms; /* wall clock at the batch's start */
+    const char *topic;    /* borrowed */
+    /* How the source reads, for Spark's sources[].description: "Assign",
+     * "Subscribe" (group mode) or "AvroFile" (run --from-avro). */
+    const char *source_kind;
     const char *table;           /* borrowed */
     int64_t input_rows;          /* messages fetched */
     double input_rows_per_s;     /* input rows / time since the previous batch started */
@@ -568,13 +571,13 @@ typedef struct pipe_engine pipe_engine;
 #define PIPE_APP_PREFIX "streamdelta-"
 
 typedef struct pipe_engine_options {
-    bool group_mode;            /* subscribe (group.id from source.kafka.group.id) */
-    const char *app_prefix;     /* NULL = PIPE_APP_PREFIX */
-    FILE *human;                /* one progress line per batch, NULL = none */
-    FILE *json;                 /* one JSON progress line per batch, NULL = none */
-    const volatile int *stop;   /* set (by a signal handler) to stop between batches */
-    int max_retry_backoff_ms;   /* 0 = 10000 */
-    int retry_give_up_ms;       /* 0 = retry transient errors forever */
+    bool group_mode;          /* subscribe (group.id from source.kafka.group.id) */
+    const char *app_prefix;   /* NULL = PIPE_APP_PREFIX */
+    FILE *human;              /* one progress line per batch, NULL = none */
+    FILE *json;               /* one JSON progress line per batch, NULL = none */
+    const volatile int *stop; /* set (by a signal handler) to stop between batches */
+    int max_retry_backoff_ms; /* 0 = 10000 */
+    int retry_give_up_ms;     /* 0 = retry transient errors forever */
     /* Read this Avro container file instead of the Kafka topic (records in
      * the file's own schema; a corrupt record stops the run). Its position,
      * the next record index, is a txn action of appId

@@ -100,6 +100,7 @@ def test_run_from_avro_continues_after_recorded_position(streamdelta, tmp_path):
     assert r.returncode == 0, r.stderr
     progress = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     assert sum(p["numInputRows"] for p in progress) == len(recs) - first
+    assert {p["sources"][0]["description"] for p in progress} == {"AvroFile[events.avro]"}
     assert txn_versions(table, "streamdelta-file-events.avro-0") == [first, len(recs)]
     check_table(table_rows_show(streamdelta, table), ev.expected(), "show")
     # A shorter file under that name is another file: refused, table untouched.
