@@ -160,27 +160,6 @@ static void pd_key_bytes(const sd_column *c, size_t row, const uint8_t **p, size
     }
 }
 
-/* A word-at-a-time hash with a final mix (keys are UUID strings or
- * integers; a byte-at-a-time hash costs more than the probe). */
-static uint64_t pd_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w ^ ((uint64_t)n << 59)) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    return h;
-}
-
 /* The order value of a row as a comparable number: the integer kinds
  * directly (the usual epoch-seconds column), others through sd_value. */
 static int pd_order_cmp(const sd_column *o, size_t a, size_t b) {
@@ -281,7 +260,7 @@ static void pd_dedupe_mask(const sd_batch *rows, int key_col, int order_col,
             const uint8_t *p;
             size_t len;
             pd_key_bytes(key, i, &p, &len);
-            hs[i % PD_AHEAD] = pd_hash(p, len);
+            hs[i % PD_AHEAD] = sd_hash_bytes(p, len);
             __builtin_prefetch(&slots[hs[i % PD_AHEAD] & (cap - 1)]);
         }
     }

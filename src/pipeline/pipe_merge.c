@@ -86,25 +86,6 @@ typedef struct mk_index {
     int bits;      /* 10 .. 32 */
 } mk_index;
 
-static uint64_t mk_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w ^ ((uint64_t)n << 59)) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    return h;
-}
-
 static const uint8_t *mk_key(const mk_index *ix, const mk_entry *e, size_t *len) {
     const uint8_t *p = ix->arena.data + e->key_off;
     size_t n = 0;
@@ -192,7 +173,7 @@ static void mk_rebuild(mk_index *ix, int bits) {
     for (size_t i = 0; i < ix->n; i++) {
         size_t len;
         const uint8_t *k = mk_key(ix, &ix->entries[i], &len);
-        mk_place(ix, (mk_hash(k, len) >> 32 << 32) | (uint64_t)(i + 1));
+        mk_place(ix, (sd_hash_bytes(k, len) >> 32 << 32) | (uint64_t)(i + 1));
     }
 }
 
@@ -555,7 +536,7 @@ static inline void mg_hash_ahead(const pipe_merge *m, const sd_column *kc, size_
     size_t n;
     hs[r % MG_AHEAD] = 0;
     if (!mg_key_bytes(kc, r, &k, &n) || n > MG_MAX_KEY) return;
-    uint64_t h = mk_hash(k, n);
+    uint64_t h = sd_hash_bytes(k, n);
     hs[r % MG_AHEAD] = h;
     if (m->ix.slots) __builtin_prefetch(&m->ix.slots[mk_home(&m->ix, h)]);
 }
@@ -1696,7 +1677,7 @@ int64_t pipe_merge_index_keys(const pipe_merge *m) {
 
 bool pipe_merge_index_get(const pipe_merge *m, const void *key, size_t len, const char **path,
                           int64_t *row, int64_t *order) {
-    int64_t e = mk_find(&m->ix, key, len, mk_hash(key, len));
+    int64_t e = mk_find(&m->ix, key, len, sd_hash_bytes(key, len));
     if (e < 0) return false;
     const mk_entry *ent = &m->ix.entries[e];
     if (path) *path = m->files[ent->file].df->add->path;

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------------ */
 /* Status and errors                                                         */
@@ -365,6 +366,30 @@ void sd_format_value(const sd_value *v, sd_buf *out);
 /* Append the whole of the file at `path` to `out` (NUL-terminated past its
  * length, see sd_buf_cstr). SD_ERR_NOT_FOUND / SD_ERR_IO naming the path. */
 sd_status sd_read_file(const char *path, sd_buf *out, sd_error *err);
+
+/* A hash of n bytes for in-memory hash tables (the stream's key index and
+ * in-batch dedupe): word at a time with a final mix, inline because it sits
+ * in the probe loops; keys are UUID strings or integers, for which a
+ * byte-at-a-time hash costs more than the probe. Not stable across
+ * versions: never store it. */
+static inline uint64_t sd_hash_bytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n * 0xff51afd7ed558ccdULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w ^ ((uint64_t)n << 59)) * 0x94d049bb133111ebULL;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return h;
+}
 
 /* Monotonic clock in nanoseconds, and wall clock in milliseconds. */
 int64_t sd_now_ns(void);
