@@ -570,7 +570,9 @@ int64_t delta_tombstone_retention_ms(const delta_snapshot *s);
  * now_ms minus the retention. Only a prefix of the log is deleted, so no
  * gap can appear. *deleted (if not NULL) receives the number of files
  * removed. Versions before the kept checkpoint can no longer be read
- * (time travel), as in Delta. */
+ * (time travel), as in Delta. Temporary commit files (".tmp-*.json") older
+ * than an hour, left by writers killed between writing and linking a
+ * commit, are removed too. */
 sd_status delta_log_cleanup(const delta_snapshot *s, int64_t now_ms, size_t *deleted,
                             sd_error *err);
 

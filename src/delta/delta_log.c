@@ -336,6 +336,16 @@ static int64_t crc_version(const char *name) {
     return v;
 }
 
+/* A commit is written to "_delta_log/.tmp-<id>.json" and linked to its
+ * version a moment later; one older than this belongs to a writer that died
+ * in between (SIGKILL), and no live writer will link it any more. */
+#define DELTA_COMMIT_TMP_STALE_MS (3600LL * 1000)
+
+static bool is_commit_tmp(const char *name) {
+    size_t n = strlen(name);
+    return n > 10 && strncmp(name, ".tmp-", 5) == 0 && strcmp(name + n - 5, ".json") == 0;
+}
+
 static int64_t file_mtime_ms(const char *path) {
     struct stat sb;
     if (stat(path, &sb) != 0) return -1;
@@ -381,14 +391,20 @@ sd_status delta_log_cleanup(const delta_snapshot *s, int64_t now_ms, size_t *del
         free(p);
         if (st != SD_OK) break;
     }
-    /* Checksum files of deleted versions go too. */
+    /* Checksum files of deleted versions go too, and the temporary files
+     * of commits whose writer died between writing and linking them. */
     DIR *d = st == SD_OK ? opendir(log_dir) : NULL;
     struct dirent *de;
     while (d != NULL && (de = readdir(d)) != NULL) {
         int64_t v = crc_version(de->d_name);
-        if (v < 0 || v >= expired_below) continue;
+        bool stale_tmp = is_commit_tmp(de->d_name);
+        if (!stale_tmp && (v < 0 || v >= expired_below)) continue;
         char *p = sd_xasprintf("%s/%s", log_dir, de->d_name);
-        if (unlink(p) == 0 && deleted) (*deleted)++;
+        if (stale_tmp) {
+            int64_t mt = file_mtime_ms(p);
+            stale_tmp = mt >= 0 && mt < now_ms - DELTA_COMMIT_TMP_STALE_MS;
+        }
+        if ((v >= 0 || stale_tmp) && unlink(p) == 0 && deleted) (*deleted)++;
         free(p);
     }
     if (d != NULL) closedir(d);

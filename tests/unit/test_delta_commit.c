@@ -6,6 +6,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "delta/delta_internal.h"
 #include "unit.h"
@@ -431,13 +434,27 @@ TEST(delta_checkpoint_write_roundtrip) {
     cp = snap(path);
     if (cp != NULL) {
         CHECK_INT(delta_snapshot_num_files(cp), delta_snapshot_num_files(js) + 1);
-        /* Log cleanup: nothing has expired yet... */
+        /* Temporary commit files of killed writers: one two hours old, one
+         * just written (a live writer may still link it). */
+        char *stale = sd_xasprintf("%s/_delta_log/.tmp-dead.json", path);
+        char *fresh = sd_xasprintf("%s/_delta_log/.tmp-live.json", path);
+        FILE *tmpf = fopen(stale, "w");
+        if (tmpf != NULL) fclose(tmpf);
+        tmpf = fopen(fresh, "w");
+        if (tmpf != NULL) fclose(tmpf);
+        struct timeval two_hours_ago[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+        CHECK_INT(utimes(stale, two_hours_ago), 0);
+        /* Log cleanup: no commit has expired yet, the stale temp file has... */
         size_t n = 99;
         CHECK_OK(delta_log_cleanup(cp, sd_now_ms(), &n, &err), &err);
-        CHECK_INT(n, 0);
+        CHECK_INT(n, 1);
+        CHECK(access(stale, F_OK) != 0 && access(fresh, F_OK) == 0);
         /* ...31 days later commits 0-3 have (the checkpoint at 4 stays). */
         CHECK_OK(delta_log_cleanup(cp, sd_now_ms() + 31LL * 86400000, &n, &err), &err);
-        CHECK_INT(n, 4);
+        CHECK_INT(n, 5);
+        CHECK(access(fresh, F_OK) != 0);
+        free(stale);
+        free(fresh);
         delta_snapshot_free(cp);
     }
     cp = snap(path);
