@@ -81,10 +81,17 @@ struct kafka_source {
 /* Settings                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Tunables the user may override (DESIGN.md: what the mock needs). */
+/* Tunables the user may override (DESIGN.md: what the mock needs).
+ * queued.min.messages: librdkafka stops prefetching a partition at 100,000
+ * queued messages and then waits about a second before fetching it again;
+ * a merge of a 100k-record batch outlasts the first and the stream then
+ * sits in the second. At 1,000,000 the prefetch (still capped by
+ * queued.max.messages.kbytes, 64 MiB) keeps up: draining 1.2M events from
+ * the local broker went from 6.4 s to 4.0 s. */
 static const char *const kafka_source_defaults[][2] = {
     {"fetch.wait.max.ms", "1"},
     {"fetch.max.bytes", "4194304"},
+    {"queued.min.messages", "1000000"},
 };
 
 /* What makes the table the only truth about positions: never overridden. */
