@@ -23,6 +23,7 @@ import pytest
 from confluent_kafka import Producer, SerializingProducer
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
+from test_delta_tables import replay
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_PY = REPO / ".cache" / "venv" / "bin" / "python"
@@ -159,6 +160,14 @@ def table_rows_deltars(table):
     return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
 
+def table_rows_replay(table):
+    """The table as DuckDB reads it through the log replay written in SQL
+    (tests/support/delta_replay.mjs): an engine that knows nothing of ours."""
+    rep = replay(table)[0]
+    assert "error" not in rep, rep
+    return rep["rows"]
+
+
 def check_table(rows, expected, engine):
     got = {}
     for r in rows:
@@ -199,6 +208,7 @@ def test_run_upserts_100k_events_from_real_kafka(real_kafka, broker, streamdelta
     assert r.returncode == 0, r.stderr[-3000:]
     expected = ev.expected()
     check_table(table_rows_show(streamdelta, table), expected, "show")
+    check_table(table_rows_replay(table), expected, "DuckDB replay")
     check_table(table_rows_deltars(table), expected, "delta-rs")
     # Every undecodable record is a dead letter with its reason and origin.
     dl = dead_letters(dlq)

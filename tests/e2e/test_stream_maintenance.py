@@ -33,10 +33,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-try:  # the stream tests' event model, wherever it lives at the time
-    from stream_events import Events, check_table, send, table_rows_show
-except ImportError:
-    from test_run import Events, check_table, send, table_rows_show
+from test_run import Events, check_table, send, table_rows_show
 from test_delta_tables import replay
 from test_run import LATE_DAYS, VENV_PY
 
