@@ -35,6 +35,7 @@
 
 #include "delta/delta.h"
 #include "parquet/parquet.h"
+#include "bench_common.h"
 
 /* Rows of the template data file of gen-log: small, but real rows. */
 #define BENCH_TEMPLATE_ROWS 16
@@ -48,18 +49,6 @@
 #define BENCH_TS_START 1793491200LL
 #define BENCH_TS_SPAN (30LL * 86400)
 
-typedef struct bench_rng {
-    uint64_t s;
-} bench_rng;
-
-/* xorshift64*: deterministic, so every run measures the same bytes. */
-static uint64_t bench_next(bench_rng *r) {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 2685821657736338717ull;
-}
-
 static double bench_secs_since(int64_t t0_ns) {
     return (double)(sd_now_ns() - t0_ns) / 1e9;
 }
@@ -70,50 +59,19 @@ static int bench_fail(const char *cmd, const sd_error *err) {
     return 1;
 }
 
-/* The movie_ratings columns of DESIGN.md, unpartitioned. */
-static sd_schema *bench_schema(void) {
-    sd_schema *s = sd_schema_new();
-    sd_type_add_field(s, "event_id", SD_STRING, true);
-    sd_type_add_field(s, "user_id", SD_STRING, true);
-    sd_type_add_field(s, "movie_id", SD_STRING, true);
-    sd_type_add_field(s, "rating", SD_FLOAT, true);
-    sd_type_add_field(s, "is_approved", SD_BOOL, true);
-    sd_type_add_field(s, "rating_timestamp", SD_INT64, true);
-    sd_type_add_field(s, "rating_date", SD_DATE, true);
-    return s;
-}
-
-/* A version-4 UUID text of two random words (36 characters). */
-static void bench_uuid(uint64_t hi, uint64_t lo, char out[36]) {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t b[16];
-    for (int i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(hi >> (56 - 8 * i));
-        b[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-}
-
 /* Replace the rows of `b` with `rows` pseudo-random movie ratings. Users
  * and movies are UUIDs derived from their number, so they repeat. */
 static void bench_fill(sd_batch *b, long rows, bench_rng *rng) {
     sd_batch_reset(b);
-    char id[36];
+    char id[SD_UUID_TEXT_SIZE];
     for (long r = 0; r < rows; r++) {
-        bench_uuid(bench_next(rng), bench_next(rng), id);
-        sd_column_append_bytes(&b->cols[0], id, sizeof(id));
+        sd_uuid_from_words(bench_next(rng), bench_next(rng), id);
+        sd_column_append_bytes(&b->cols[0], id, 36);
         uint64_t u = bench_next(rng) % BENCH_USERS, m = bench_next(rng) % BENCH_MOVIES;
-        bench_uuid(u * 0x9E3779B97F4A7C15ull, u + 1, id);
-        sd_column_append_bytes(&b->cols[1], id, sizeof(id));
-        bench_uuid(m * 0xC2B2AE3D27D4EB4Full, m + 7, id);
-        sd_column_append_bytes(&b->cols[2], id, sizeof(id));
+        sd_uuid_from_words(u * 0x9E3779B97F4A7C15ull, u + 1, id);
+        sd_column_append_bytes(&b->cols[1], id, 36);
+        sd_uuid_from_words(m * 0xC2B2AE3D27D4EB4Full, m + 7, id);
+        sd_column_append_bytes(&b->cols[2], id, 36);
         int tenths = (int)(bench_next(rng) % 101);
         sd_column_append_float(&b->cols[3], (float)tenths / 10.0f);
         sd_column_append_bool(&b->cols[4], tenths >= 70);
@@ -228,7 +186,7 @@ static void bench_commit_text(bench_template *t, int64_t now_ms, long first, lon
 static int bench_gen_log(const char *table, long commits, long files) {
     int64_t t0 = sd_now_ns();
     sd_error err = {0};
-    sd_schema *schema = bench_schema();
+    sd_schema *schema = bench_movie_schema();
     bench_template t = {SD_BUF_INIT, SD_BUF_INIT};
     sd_buf text = SD_BUF_INIT;
     int rc = 0;
@@ -330,18 +288,7 @@ static sd_status bench_rows_file(const char *table, long index, long rows, sd_ba
     }
     pq_file_summary sum = {0};
     if (pq_writer_close(w, &sum, err) != SD_OK) return err->code;
-    sd_buf stats = SD_BUF_INIT;
-    delta_stats_from_summary(&sum, &stats);
-    delta_add a = {0};
-    a.path = rel;
-    a.size = sum.file_size;
-    a.modification_time = sd_now_ms();
-    a.data_change = true;
-    a.stats = sd_buf_cstr(&stats);
-    a.base_row_id = -1;
-    a.default_row_commit_version = -1;
-    delta_transaction_add(t, &a);
-    sd_buf_free(&stats);
+    delta_transaction_add_written(t, rel, NULL, &sum, true);
     pq_file_summary_free(&sum);
     return SD_OK;
 }
@@ -349,7 +296,7 @@ static sd_status bench_rows_file(const char *table, long index, long rows, sd_ba
 static int bench_gen_rows(const char *table, long rows) {
     int64_t t0 = sd_now_ns();
     sd_error err = {0};
-    sd_schema *schema = bench_schema();
+    sd_schema *schema = bench_movie_schema();
     if (bench_create_table(table, schema, &err) != SD_OK) {
         sd_schema_free(schema);
         return bench_fail("gen-rows", &err);

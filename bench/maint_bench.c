@@ -18,38 +18,18 @@
 
 #include "delta/delta.h"
 #include "parquet/parquet.h"
+#include "bench_common.h"
 
 #define BENCH_ADDS_PER_COMMIT 1000
 /* Bytes one row takes in a snappy file of these columns (measured: the
  * random 36-character ids dominate). */
 #define BENCH_BYTES_PER_ROW 58
 
-static uint64_t bench_rand(uint64_t *s) {
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545f4914f6cdd1dULL;
-}
-
-static sd_schema *bench_schema(void) {
-    sd_schema *s = sd_schema_new();
-    sd_type_add_field(s, "event_id", SD_STRING, true);
-    sd_type_add_field(s, "user_id", SD_STRING, true);
-    sd_type_add_field(s, "movie_id", SD_STRING, true);
-    sd_type_add_field(s, "rating", SD_FLOAT, true);
-    sd_type_add_field(s, "is_approved", SD_BOOL, true);
-    sd_type_add_field(s, "rating_timestamp", SD_INT64, true);
-    sd_type_add_field(s, "rating_date", SD_DATE, true);
-    return s;
-}
-
-static void bench_fill(sd_batch *b, int rows, uint64_t *rng) {
+static void bench_fill(sd_batch *b, int rows, bench_rng *rng) {
     sd_batch_reset(b);
     for (int r = 0; r < rows; r++) {
         char id[40];
-        uint64_t a = bench_rand(rng), c = bench_rand(rng);
+        uint64_t a = bench_next(rng), c = bench_next(rng);
         int n = snprintf(id, sizeof(id), "%016llx-%016llx", (unsigned long long)a,
                          (unsigned long long)c);
         sd_column_append_bytes(&b->cols[0], id, (size_t)n);
@@ -67,7 +47,7 @@ static void bench_fill(sd_batch *b, int rows, uint64_t *rng) {
 
 static int bench_gen(const char *table, long files, double total_mb) {
     sd_error err = {0};
-    sd_schema *schema = bench_schema();
+    sd_schema *schema = bench_movie_schema();
     delta_map conf = {0};
     if (delta_table_create(table, schema, NULL, 0, &conf, &err) != SD_OK) {
         fprintf(stderr, "maint_bench: %s\n", err.msg);
@@ -75,7 +55,7 @@ static int bench_gen(const char *table, long files, double total_mb) {
     }
     int rows = (int)(total_mb * 1e6 / (double)files / BENCH_BYTES_PER_ROW);
     if (rows < 1) rows = 1;
-    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    bench_rng rng = {0x9e3779b97f4a7c15ULL};
     sd_batch b;
     sd_batch_init(&b, schema);
     pq_writer_options o;
@@ -98,19 +78,8 @@ static int bench_gen(const char *table, long files, double total_mb) {
             if (pq_write_file(full, &b, &o, &sum, &err) != SD_OK) {
                 rc = 1;
             } else {
-                sd_buf stats = SD_BUF_INIT;
-                delta_stats_from_summary(&sum, &stats);
-                delta_add a = {0};
-                a.path = rel;
-                a.size = sum.file_size;
-                a.modification_time = sd_now_ms();
-                a.data_change = true;
-                a.stats = sd_buf_cstr(&stats);
-                a.base_row_id = -1;
-                a.default_row_commit_version = -1;
-                delta_transaction_add(t, &a);
+                delta_transaction_add_written(t, rel, NULL, &sum, true);
                 bytes += sum.file_size;
-                sd_buf_free(&stats);
                 pq_file_summary_free(&sum);
             }
             free(full);

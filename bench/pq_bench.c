@@ -21,63 +21,26 @@
 #include <string.h>
 
 #include "parquet/parquet.h"
-
-static uint64_t bench_rng = 0x9E3779B97F4A7C15ull;
-
-static uint64_t bench_next(void) {
-    /* xorshift64*: fast, deterministic, good enough for synthetic ids */
-    bench_rng ^= bench_rng >> 12;
-    bench_rng ^= bench_rng << 25;
-    bench_rng ^= bench_rng >> 27;
-    return bench_rng * 2685821657736338717ull;
-}
-
-static void bench_uuid(uint64_t hi, uint64_t lo, char out[36]) {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t b[16];
-    for (int i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(hi >> (56 - 8 * i));
-        b[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-}
-
-static sd_schema *bench_schema(void) {
-    sd_schema *s = sd_schema_new();
-    sd_type_add_field(s, "event_id", SD_STRING, true);
-    sd_type_add_field(s, "user_id", SD_STRING, true);
-    sd_type_add_field(s, "movie_id", SD_STRING, true);
-    sd_type_add_field(s, "rating", SD_FLOAT, true);
-    sd_type_add_field(s, "is_approved", SD_BOOL, true);
-    sd_type_add_field(s, "rating_timestamp", SD_INT64, true);
-    sd_type_add_field(s, "rating_date", SD_DATE, true);
-    return s;
-}
+#include "bench_common.h"
 
 static int bench_gen(long rows, const char *out) {
-    sd_schema *s = bench_schema();
+    sd_schema *s = bench_movie_schema();
     sd_batch b;
     sd_batch_init(&b, s);
     const int64_t now = 1795000000; /* a fixed "now" keeps runs identical */
-    char id[36];
+    bench_rng rng = {0x9E3779B97F4A7C15ull};
+    char id[SD_UUID_TEXT_SIZE];
     for (long i = 0; i < rows; i++) {
-        bench_uuid(bench_next(), bench_next(), id);
+        sd_uuid_from_words(bench_next(&rng), bench_next(&rng), id);
         sd_column_append_bytes(&b.cols[0], id, 36);
-        bench_uuid(0x1111 + bench_next() % 200000, 0x2222, id);
+        sd_uuid_from_words(0x1111 + bench_next(&rng) % 200000, 0x2222, id);
         sd_column_append_bytes(&b.cols[1], id, 36);
-        bench_uuid(0x3333 + bench_next() % 20000, 0x4444, id);
+        sd_uuid_from_words(0x3333 + bench_next(&rng) % 20000, 0x4444, id);
         sd_column_append_bytes(&b.cols[2], id, 36);
-        float rating = (float)(bench_next() % 101) / 10.0f;
+        float rating = (float)(bench_next(&rng) % 101) / 10.0f;
         sd_column_append_float(&b.cols[3], rating);
         sd_column_append_bool(&b.cols[4], rating >= 7.0f);
-        int64_t ts = now - (int64_t)(bench_next() % (30 * 86400));
+        int64_t ts = now - (int64_t)(bench_next(&rng) % (30 * 86400));
         sd_column_append_i64(&b.cols[5], ts);
         sd_column_append_i32(&b.cols[6], (int32_t)(ts / 86400));
     }

@@ -280,6 +280,9 @@ const delta_remove *delta_snapshot_tombstone(const delta_snapshot *s, size_t i);
 
 /* Latest streaming transaction version of `app_id`, or -1 if none. */
 int64_t delta_snapshot_txn_version(const delta_snapshot *s, const char *app_id);
+/* Every appId's latest txn action (a stream lists the offsets it recorded). */
+size_t delta_snapshot_num_txns(const delta_snapshot *s);
+const delta_txn *delta_snapshot_txn(const delta_snapshot *s, size_t i);
 /* Configuration of a domain (NULL when absent or removed). */
 const char *delta_snapshot_domain(const delta_snapshot *s, const char *domain);
 /* A table property from metaData.configuration, or `dflt`. */
@@ -471,6 +474,14 @@ void delta_transaction_free(delta_transaction *t);
 /* Stage actions (copied). Removing takes a live file of the snapshot so the
  * remove carries its partition values, size and deletion vector. */
 void delta_transaction_add(delta_transaction *t, const delta_add *add);
+/* Stage the add of a data file the Parquet writer just produced: its size
+ * and stats come from `sum` (delta_stats_from_summary), its modification
+ * time is now. `logged_path` is the path as the log records it (relative
+ * to the table, URL-encoded: delta_path_encode); `partition_values` may be
+ * NULL for an unpartitioned table. */
+void delta_transaction_add_written(delta_transaction *t, const char *logged_path,
+                                   const delta_map *partition_values, const pq_file_summary *sum,
+                                   bool data_change);
 void delta_transaction_remove(delta_transaction *t, const delta_file *file, bool data_change);
 /* Record a streaming progress marker (txn action) for `app_id`. */
 void delta_transaction_set_app_version(delta_transaction *t, const char *app_id, int64_t version);

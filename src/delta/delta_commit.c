@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +96,24 @@ void delta_transaction_add(delta_transaction *t, const delta_add *add) {
     d->tags = dup_map(t, &add->tags);
     if (add->has_dv) d->dv = dup_dv(t, &add->dv);
     d->clustering_provider = dup_str(t, add->clustering_provider);
+}
+
+void delta_transaction_add_written(delta_transaction *t, const char *logged_path,
+                                   const delta_map *partition_values, const pq_file_summary *sum,
+                                   bool data_change) {
+    sd_buf stats = SD_BUF_INIT;
+    delta_stats_from_summary(sum, &stats);
+    delta_add add = {0};
+    add.path = logged_path;
+    if (partition_values != NULL) add.partition_values = *partition_values;
+    add.size = sum->file_size;
+    add.modification_time = sd_now_ms();
+    add.data_change = data_change;
+    add.stats = sd_buf_cstr(&stats);
+    add.base_row_id = -1; /* no row tracking: neither field is written */
+    add.default_row_commit_version = -1;
+    delta_transaction_add(t, &add);
+    sd_buf_free(&stats);
 }
 
 void delta_transaction_remove(delta_transaction *t, const delta_file *file, bool data_change) {
@@ -195,21 +212,10 @@ void delta_transaction_set_operation_metrics(delta_transaction *t, const char *j
 /* Commit files                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void random_uuid(char out[37]) {
+static void random_uuid(char out[SD_UUID_TEXT_SIZE]) {
     uint8_t u[16];
-    if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
-        /* No entropy source: fall back to time and pid, still unique enough
-         * for a txnId or a table id on one machine. */
-        int64_t ns = sd_now_ns();
-        memcpy(u, &ns, 8);
-        int64_t pid = getpid() ^ sd_now_ms();
-        memcpy(u + 8, &pid, 8);
-    }
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-             u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-             u[14], u[15]);
+    sd_uuid_random(u);
+    sd_uuid_format(u, out);
 }
 
 static sd_status fsync_dir(const char *dir, sd_error *err) {

@@ -249,10 +249,8 @@ static uint32_t be32(const uint8_t *p) {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* File path of a 'u' or 'p' descriptor. */
-static char *dv_file_path(const char *table_path, const delta_dv_descriptor *dv, sd_error *err) {
+char *delta_dv_uuid_path(const delta_dv_descriptor *dv, sd_error *err) {
     const char *s = dv->path_or_inline_dv;
-    if (dv->storage_type == 'p') return delta_path_resolve(table_path, s, err);
     size_t n = strlen(s);
     if (n < DV_UUID_Z85_LEN) {
         sd_error_set(err, SD_ERR_FORMAT, "deletion vector descriptor '%s' is too short for a UUID",
@@ -260,20 +258,32 @@ static char *dv_file_path(const char *table_path, const delta_dv_descriptor *dv,
         return NULL;
     }
     sd_buf uuid = SD_BUF_INIT;
-    if (delta_z85_decode(s + n - DV_UUID_Z85_LEN, DV_UUID_Z85_LEN, &uuid, err) != SD_OK) {
+    if (delta_z85_decode(s + n - DV_UUID_Z85_LEN, DV_UUID_Z85_LEN, &uuid, err) != SD_OK ||
+        uuid.len != 16) {
         sd_buf_free(&uuid);
+        if (err->code == SD_OK)
+            sd_error_set(err, SD_ERR_FORMAT, "deletion vector descriptor '%s': bad UUID", s);
         return NULL;
     }
     const uint8_t *u = uuid.data;
-    char hex[37];
-    snprintf(hex, sizeof(hex),
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
-             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
-             u[15]);
-    sd_buf_free(&uuid);
     size_t plen = n - DV_UUID_Z85_LEN;
-    if (plen == 0) return sd_xasprintf("%s/deletion_vector_%s.bin", table_path, hex);
-    return sd_xasprintf("%s/%.*s/deletion_vector_%s.bin", table_path, (int)plen, s, hex);
+    char *out = sd_xasprintf(
+        "%.*s%sdeletion_vector_%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x"
+        ".bin",
+        (int)plen, s, plen ? "/" : "", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+        u[10], u[11], u[12], u[13], u[14], u[15]);
+    sd_buf_free(&uuid);
+    return out;
+}
+
+/* File path of a 'u' or 'p' descriptor. */
+static char *dv_file_path(const char *table_path, const delta_dv_descriptor *dv, sd_error *err) {
+    if (dv->storage_type == 'p') return delta_path_resolve(table_path, dv->path_or_inline_dv, err);
+    char *rel = delta_dv_uuid_path(dv, err);
+    if (rel == NULL) return NULL;
+    char *full = sd_xasprintf("%s/%s", table_path, rel);
+    free(rel);
+    return full;
 }
 
 char *delta_dv_file_path(const char *table_path, const delta_dv_descriptor *dv, sd_error *err) {

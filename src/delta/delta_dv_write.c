@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -258,16 +257,6 @@ sd_status delta_dv_inline(const uint64_t *rows, size_t n, delta_dv_descriptor *o
     return st;
 }
 
-static void random_bytes(uint8_t *u, size_t n) {
-    if (getrandom(u, n, 0) == (ssize_t)n) return;
-    /* No entropy source: time and pid keep names unique on one machine,
-     * and O_EXCL below catches the unlikely clash. */
-    for (size_t i = 0; i < n; i++) {
-        int64_t x = sd_now_ns() ^ ((int64_t)getpid() << 20) ^ (int64_t)(i * 0x9e3779b97f4a7c15ull);
-        u[i] = (uint8_t)(x >> (8 * (i % 8)));
-    }
-}
-
 /* Write `bytes` to a new file (it must not exist), fsync'd. */
 static sd_status write_new_file(const char *path, const sd_buf *bytes, sd_error *err) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -313,13 +302,10 @@ sd_status delta_dv_write(const char *table_path, const uint64_t *rows, size_t n,
     put_be32(sd_buf_extend(&file, 4), crc);
 
     uint8_t u[16];
-    random_bytes(u, sizeof(u));
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* UUID version 4 */
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    char *path = sd_xasprintf("%s/deletion_vector_%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-                              "%02x%02x%02x%02x%02x%02x.bin",
-                              table_path, u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8],
-                              u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+    char text_uuid[SD_UUID_TEXT_SIZE];
+    sd_uuid_random(u);
+    sd_uuid_format(u, text_uuid);
+    char *path = sd_xasprintf("%s/deletion_vector_%s.bin", table_path, text_uuid);
     st = write_new_file(path, &file, err);
     if (st == SD_OK) {
         sd_buf text = SD_BUF_INIT;

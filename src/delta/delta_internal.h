@@ -168,6 +168,12 @@ struct delta_snapshot {
  * `out` (reset first). */
 void delta_file_key(const char *path, const delta_dv_descriptor *dv, sd_buf *out);
 
+/* Path, relative to the table, of the file of a 'u' deletion vector
+ * descriptor: its random prefix directory, if any, then
+ * deletion_vector_<uuid>.bin (PROTOCOL.md "Deletion Vector Descriptor").
+ * Caller frees; NULL with SD_ERR_FORMAT for a malformed descriptor. */
+char *delta_dv_uuid_path(const delta_dv_descriptor *dv, sd_error *err);
+
 /* Decode Z85 (ZeroMQ base-85) text whose length is a multiple of 5. */
 sd_status delta_z85_decode(const char *text, size_t len, sd_buf *out, sd_error *err);
 /* Decode a portable 64-bit RoaringBitmapArray preceded by Delta's magic.

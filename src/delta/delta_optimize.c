@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,18 +96,10 @@ static int opt_item_cmp(const void *a, const void *b) {
 /* "part-00000-<uuid>-c000.snappy.parquet", the name Spark gives. */
 static void opt_file_name(sd_buf *out) {
     uint8_t u[16];
-    if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
-        int64_t ns = sd_now_ns(), pid = getpid();
-        memcpy(u, &ns, 8);
-        memcpy(u + 8, &pid, 8);
-    }
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-    sd_buf_appendf(out,
-                   "part-00000-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x"
-                   "-c000.snappy.parquet",
-                   u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-                   u[13], u[14], u[15]);
+    char text[SD_UUID_TEXT_SIZE];
+    sd_uuid_random(u);
+    sd_uuid_format(u, text);
+    sd_buf_appendf(out, "part-00000-%s-c000.snappy.parquet", text);
 }
 
 /* mkdir -p of every directory above `path`'s last component. */
@@ -159,7 +150,7 @@ static sd_status opt_copy_file(opt_ctx *c, const delta_file *file, const char *o
 static sd_status opt_write_bin(opt_ctx *c, const opt_item *items, const opt_bin *bin,
                                delta_transaction *t, delta_optimize_metrics *m, sd_error *err) {
     const delta_file *first = items[bin->first].file;
-    sd_buf rel = SD_BUF_INIT, logged = SD_BUF_INIT, stats = SD_BUF_INIT;
+    sd_buf rel = SD_BUF_INIT, logged = SD_BUF_INIT;
     if (c->meta->npartition_columns > 0)
         delta_partition_dir(c->meta->partition_columns, first->partition_values,
                             c->meta->npartition_columns, &rel);
@@ -183,17 +174,8 @@ static sd_status opt_write_bin(opt_ctx *c, const opt_item *items, const opt_bin 
             c->written[c->nwritten++] = full;
             full = NULL;
             delta_path_encode(sd_buf_cstr(&rel), &logged);
-            delta_stats_from_summary(&sum, &stats);
-            delta_add add = {0};
-            add.path = sd_buf_cstr(&logged);
-            add.partition_values = first->add->partition_values;
-            add.size = sum.file_size;
-            add.modification_time = sd_now_ms();
-            add.data_change = false;
-            add.stats = sd_buf_cstr(&stats);
-            add.base_row_id = -1;
-            add.default_row_commit_version = -1;
-            delta_transaction_add(t, &add);
+            delta_transaction_add_written(t, sd_buf_cstr(&logged), &first->add->partition_values,
+                                          &sum, false);
             m->num_files_added++;
             m->bytes_added += sum.file_size;
             if (m->min_added == 0 || sum.file_size < m->min_added) m->min_added = sum.file_size;
@@ -217,7 +199,6 @@ static sd_status opt_write_bin(opt_ctx *c, const opt_item *items, const opt_bin 
     free(full);
     sd_buf_free(&rel);
     sd_buf_free(&logged);
-    sd_buf_free(&stats);
     return st;
 }
 

@@ -786,6 +786,14 @@ int64_t delta_snapshot_txn_version(const delta_snapshot *s, const char *app_id) 
     return -1;
 }
 
+size_t delta_snapshot_num_txns(const delta_snapshot *s) {
+    return s->ntxns;
+}
+
+const delta_txn *delta_snapshot_txn(const delta_snapshot *s, size_t i) {
+    return &s->txns[i];
+}
+
 const char *delta_snapshot_domain(const delta_snapshot *s, const char *domain) {
     for (size_t i = 0; i < s->ndomains; i++)
         if (strcmp(s->domains[i].domain, domain) == 0) return s->domains[i].configuration;

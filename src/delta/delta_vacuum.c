@@ -29,7 +29,6 @@
 /* A table directory deeper than this is not a Delta layout (partition
  * columns nest one level each); stop rather than recurse without end. */
 #define VAC_MAX_DEPTH 64
-#define VAC_DV_UUID_Z85_LEN 20 /* a UUID in Z85 (PROTOCOL.md "Deletion Vector Descriptor") */
 #define VAC_COMMIT_RETRIES 100 /* commitInfo-only commits conflict with almost nothing */
 
 /* A sorted set of relative paths (with, for tombstoned ones, the removal
@@ -117,30 +116,7 @@ static char *vac_relative(const char *table, const char *logged, sd_error *err) 
 static char *vac_dv_path(const char *table, const delta_dv_descriptor *dv, sd_error *err) {
     if (dv->storage_type == 'p') return vac_relative(table, dv->path_or_inline_dv, err);
     if (dv->storage_type != 'u') return NULL;
-    const char *s = dv->path_or_inline_dv;
-    size_t n = strlen(s);
-    if (n < VAC_DV_UUID_Z85_LEN) {
-        sd_error_set(err, SD_ERR_FORMAT, "deletion vector descriptor '%s' is too short for a UUID",
-                     s);
-        return NULL;
-    }
-    sd_buf uuid = SD_BUF_INIT;
-    if (delta_z85_decode(s + n - VAC_DV_UUID_Z85_LEN, VAC_DV_UUID_Z85_LEN, &uuid, err) != SD_OK ||
-        uuid.len != 16) {
-        sd_buf_free(&uuid);
-        if (err->code == SD_OK)
-            sd_error_set(err, SD_ERR_FORMAT, "deletion vector descriptor '%s': bad UUID", s);
-        return NULL;
-    }
-    const uint8_t *u = uuid.data;
-    size_t plen = n - VAC_DV_UUID_Z85_LEN;
-    char *out = sd_xasprintf(
-        "%.*s%sdeletion_vector_%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x"
-        ".bin",
-        (int)plen, s, plen ? "/" : "", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-        u[10], u[11], u[12], u[13], u[14], u[15]);
-    sd_buf_free(&uuid);
-    return out;
+    return delta_dv_uuid_path(dv, err);
 }
 
 /* Add a file's data path and DV path to the set. */

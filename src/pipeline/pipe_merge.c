@@ -35,12 +35,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../delta/delta.h"
-#include "../delta/delta_internal.h"
 #include "pipeline.h"
 
 /* Redo a merge after this many logical conflicts at most, then give up. */
@@ -852,15 +850,13 @@ static bool mg_parse_app_id(const char *app_id, const char *prefix, const char *
 
 int pipe_merge_offsets(const pipe_merge *m, const char *app_prefix, const char *topic,
                        int32_t *partitions, int64_t *next_offsets, int max) {
-    /* The public snapshot API looks txns up by appId only; listing them
-     * needs the snapshot's txn table (delta_internal.h). */
-    const delta_snapshot *s = m->snap;
     int n = 0;
-    for (size_t i = 0; i < s->ntxns && n < max; i++) {
+    for (size_t i = 0; i < delta_snapshot_num_txns(m->snap) && n < max; i++) {
+        const delta_txn *txn = delta_snapshot_txn(m->snap, i);
         int32_t p;
-        if (!mg_parse_app_id(s->txns[i].app_id, app_prefix ? app_prefix : "", topic, &p)) continue;
+        if (!mg_parse_app_id(txn->app_id, app_prefix ? app_prefix : "", topic, &p)) continue;
         partitions[n] = p;
-        next_offsets[n] = s->txns[i].version;
+        next_offsets[n] = txn->version;
         n++;
     }
     return n;
@@ -1127,36 +1123,20 @@ static void mg_classify(pipe_merge *m, const sd_batch *rows, uint8_t *act, mg_hi
 }
 
 /* A random (version 4) UUID as 32 hex digits, for data file names. */
-static void mg_random_uuid_hex(char out[33]) {
-    uint8_t u[16];
-    if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
-        int64_t a = sd_now_ns(), b = getpid() ^ sd_now_ms();
-        memcpy(u, &a, 8);
-        memcpy(u + 8, &b, 8);
-    }
-    u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-    u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof(u); i++) {
-        out[2 * i] = hex[u[i] >> 4];
-        out[2 * i + 1] = hex[u[i] & 15];
-    }
-    out[32] = 0;
-}
-
 /* Write one output file: Hive-style directory, SNAPPY Parquet without the
  * partition column, and its add action staged on t. */
 static sd_status mg_write_out(pipe_merge *m, mg_out *o, delta_transaction *t, sd_error *err) {
-    char u[33];
-    mg_random_uuid_hex(u);
-    sd_buf rel = SD_BUF_INIT, pv = SD_BUF_INIT, enc = SD_BUF_INIT, stats = SD_BUF_INIT;
+    uint8_t u[16];
+    char text[SD_UUID_TEXT_SIZE];
+    sd_uuid_random(u);
+    sd_uuid_format(u, text);
+    sd_buf rel = SD_BUF_INIT, pv = SD_BUF_INIT, enc = SD_BUF_INIT;
     if (m->part_col >= 0) {
         const char *col = m->schema->children[m->part_col].name;
         delta_partition_dir(&col, &o->pv, 1, &rel);
     }
     size_t dir_len = rel.len;
-    sd_buf_appendf(&rel, "part-00000-%.8s-%.4s-%.4s-%.4s-%.12s-c000.snappy.parquet", u, u + 8,
-                   u + 12, u + 16, u + 20);
+    sd_buf_appendf(&rel, "part-00000-%s-c000.snappy.parquet", text);
     o->rel_path = sd_xstrdup(sd_buf_cstr(&rel));
     delta_path_encode(o->rel_path, &enc);
     o->logged_path = sd_xstrdup(sd_buf_cstr(&enc));
@@ -1180,32 +1160,22 @@ static sd_status mg_write_out(pipe_merge *m, mg_out *o, delta_transaction *t, sd
     if (st == SD_OK) {
         o->written = true;
         o->size = sum.file_size;
-        delta_stats_from_summary(&sum, &stats);
         delta_kv kv = {NULL, NULL};
-        delta_add a;
-        memset(&a, 0, sizeof(a));
-        a.path = o->logged_path;
+        delta_map pvs = {0, NULL};
         if (m->part_col >= 0) {
             kv.key = m->schema->children[m->part_col].name;
             if (!o->pv.is_null) {
                 delta_partition_value_format(&o->pv, &pv);
                 kv.value = sd_buf_cstr(&pv);
             }
-            a.partition_values = (delta_map){1, &kv};
+            pvs = (delta_map){1, &kv};
         }
-        a.size = sum.file_size;
-        a.modification_time = sd_now_ms();
-        a.data_change = true;
-        a.stats = sd_buf_cstr(&stats);
-        a.base_row_id = -1;
-        a.default_row_commit_version = -1;
-        delta_transaction_add(t, &a);
+        delta_transaction_add_written(t, o->logged_path, &pvs, &sum, true);
     }
     pq_file_summary_free(&sum);
     sd_buf_free(&rel);
     sd_buf_free(&pv);
     sd_buf_free(&enc);
-    sd_buf_free(&stats);
     return st;
 }
 

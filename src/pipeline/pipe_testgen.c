@@ -42,25 +42,6 @@ static uint64_t pipe_gen_below(pipe_gen *g, uint64_t n) {
     return pipe_gen_rand(g) % n;
 }
 
-/* A version-4 UUID from two random words, as lowercase text. */
-static void pipe_gen_uuid(uint64_t hi, uint64_t lo, char out[37]) {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t b[16];
-    for (int i = 0; i < 8; i++) {
-        b[i] = (uint8_t)(hi >> (56 - 8 * i));
-        b[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[36] = '\0';
-}
-
 static bool pipe_gen_share_ok(double s) {
     return s >= 0.0 && s < 1.0 && !isnan(s);
 }
@@ -130,12 +111,12 @@ static pipe_gen_kind pipe_gen_pick(pipe_gen *g) {
 }
 
 static void pipe_gen_fresh(pipe_gen *g, pipe_gen_event *ev, int64_t now_s, bool late) {
-    pipe_gen_uuid(pipe_gen_rand(g), pipe_gen_rand(g), ev->event_id);
+    sd_uuid_from_words(pipe_gen_rand(g), pipe_gen_rand(g), ev->event_id);
     /* Users and movies come from fixed pools: ids derived from their index. */
     uint64_t user = pipe_gen_below(g, (uint64_t)g->opts.users);
     uint64_t movie = pipe_gen_below(g, (uint64_t)g->opts.movies);
-    pipe_gen_uuid(0x5553455200000000ull ^ user, user * 0x9E3779B97F4A7C15ull, ev->user_id);
-    pipe_gen_uuid(0x4D4F564900000000ull ^ movie, movie * 0xC2B2AE3D27D4EB4Full, ev->movie_id);
+    sd_uuid_from_words(0x5553455200000000ull ^ user, user * 0x9E3779B97F4A7C15ull, ev->user_id);
+    sd_uuid_from_words(0x4D4F564900000000ull ^ movie, movie * 0xC2B2AE3D27D4EB4Full, ev->movie_id);
     ev->rating = (float)pipe_gen_below(g, 101) / 10.0f;
     if (late) /* 6 to 30 days old: older than the 5-day window */
         ev->rating_timestamp = now_s - 6 * 86400 - (int64_t)pipe_gen_below(g, 24 * 86400);

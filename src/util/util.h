@@ -391,6 +391,16 @@ static inline uint64_t sd_hash_bytes(const uint8_t *p, size_t n) {
     return h;
 }
 
+/* UUIDs (sd_uuid.c), RFC 4122 version 4. */
+#define SD_UUID_TEXT_SIZE 37 /* "8-4-4-4-12" lowercase hex and a NUL */
+/* A random one (getrandom; time and pid when the kernel gives no entropy). */
+void sd_uuid_random(uint8_t u[16]);
+/* Its text: "8-4-4-4-12", lowercase. */
+void sd_uuid_format(const uint8_t u[16], char out[SD_UUID_TEXT_SIZE]);
+/* The text of the one made of two words (big-endian, version bits
+ * stamped), for deterministic generators. */
+void sd_uuid_from_words(uint64_t hi, uint64_t lo, char out[SD_UUID_TEXT_SIZE]);
+
 /* Monotonic clock in nanoseconds, and wall clock in milliseconds. */
 int64_t sd_now_ns(void);
 int64_t sd_now_ms(void);

@@ -158,8 +158,7 @@ static sd_status gen_write_file(const char *table, const sd_schema *file_schema,
     sd_batch_init(&b, file_schema);
     for (int r = 0; r < rows; r++) gen_row(&b, first_id + r, day, !partitioned);
 
-    sd_buf rel = SD_BUF_INIT, full = SD_BUF_INIT, logged = SD_BUF_INIT, stats = SD_BUF_INIT,
-           pv = SD_BUF_INIT;
+    sd_buf rel = SD_BUF_INIT, full = SD_BUF_INIT, logged = SD_BUF_INIT, pv = SD_BUF_INIT;
     sd_value v = {.kind = SD_DATE, .is_null = day < 0};
     v.u.i = day;
     const char *cols[] = {"day"};
@@ -176,23 +175,13 @@ static sd_status gen_write_file(const char *table, const sd_schema *file_schema,
     if (st == SD_OK) st = pq_write_file(sd_buf_cstr(&full), &b, &o, &sum, err);
     if (st == SD_OK) {
         delta_path_encode(sd_buf_cstr(&rel), &logged);
-        delta_stats_from_summary(&sum, &stats);
         delta_kv kv = {"day", NULL};
         if (day >= 0) {
             delta_partition_value_format(&v, &pv);
             kv.value = sd_buf_cstr(&pv);
         }
-        delta_add add = {0};
-        add.path = sd_buf_cstr(&logged);
-        add.partition_values.count = partitioned ? 1 : 0;
-        add.partition_values.items = &kv;
-        add.size = sum.file_size;
-        add.modification_time = sd_now_ms();
-        add.data_change = true;
-        add.stats = sd_buf_cstr(&stats);
-        add.base_row_id = -1;
-        add.default_row_commit_version = -1;
-        delta_transaction_add(t, &add);
+        delta_map pvs = {partitioned ? 1 : 0, &kv};
+        delta_transaction_add_written(t, sd_buf_cstr(&logged), &pvs, &sum, true);
         sd_buf_appendf(log, "%s{\"path\":", log->len ? "," : "");
         sd_json_append_string(log, (const char *)logged.data, logged.len);
         sd_buf_appendf(log, ",\"rows\":%d,\"first_id\":%lld,\"day\":", rows, (long long)first_id);
@@ -211,7 +200,6 @@ static sd_status gen_write_file(const char *table, const sd_schema *file_schema,
     sd_buf_free(&rel);
     sd_buf_free(&full);
     sd_buf_free(&logged);
-    sd_buf_free(&stats);
     sd_buf_free(&pv);
     return st;
 }
@@ -338,7 +326,7 @@ static int gen_cmd_append(const gen_opts *o) {
             sd_column_append_i64(&b.cols[2], (int64_t)i * 1000 + r);
             b.nrows++;
         }
-        sd_buf rel = SD_BUF_INIT, full = SD_BUF_INIT, logged = SD_BUF_INIT, stats = SD_BUF_INIT;
+        sd_buf rel = SD_BUF_INIT, full = SD_BUF_INIT, logged = SD_BUF_INIT;
         sd_buf_appendf(&rel, "part-%s-%05d.snappy.parquet", o->tag, i);
         sd_buf_appendf(&full, "%s/%s", o->table, sd_buf_cstr(&rel));
         pq_writer_options wo;
@@ -352,17 +340,8 @@ static int gen_cmd_append(const gen_opts *o) {
             rc = gen_fail("load", &err);
         if (rc == 0) {
             delta_path_encode(sd_buf_cstr(&rel), &logged);
-            delta_stats_from_summary(&sum, &stats);
-            delta_add add = {0};
-            add.path = sd_buf_cstr(&logged);
-            add.size = sum.file_size;
-            add.modification_time = sd_now_ms();
-            add.data_change = true;
-            add.stats = sd_buf_cstr(&stats);
-            add.base_row_id = -1;
-            add.default_row_commit_version = -1;
             delta_transaction *t = delta_transaction_begin(snap, "WRITE");
-            delta_transaction_add(t, &add);
+            delta_transaction_add_written(t, sd_buf_cstr(&logged), NULL, &sum, true);
             if (delta_transaction_commit(t, GEN_MAX_RETRIES, &v, &err) != SD_OK)
                 rc = gen_fail("commit", &err);
             delta_transaction_free(t);
@@ -384,7 +363,6 @@ static int gen_cmd_append(const gen_opts *o) {
         sd_buf_free(&rel);
         sd_buf_free(&full);
         sd_buf_free(&logged);
-        sd_buf_free(&stats);
     }
     sd_schema_free(schema);
     return rc;
