@@ -113,5 +113,9 @@ int cli_fail(const sd_error *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* True when argv holds -h or --help. */
 bool cli_wants_help(int argc, char **argv);
+/* The value of option `name` at argv[*i]: "--name=value" or "--name value"
+ * (then *i moves past the value). NULL when argv[*i] is another option;
+ * *missing is set when it is this option without a value. */
+const char *cli_option_value(int argc, char **argv, int *i, const char *name, bool *missing);
 
 #endif

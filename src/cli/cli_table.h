@@ -16,11 +16,6 @@ int cli_cmd_history(int argc, char **argv);
 int cli_cmd_describe(int argc, char **argv);
 int cli_cmd_checkpoint(int argc, char **argv);
 
-/* The value of option `name` at argv[*i]: "--name=value" or "--name value"
- * (then *i moves past the value). NULL when argv[*i] is another option;
- * *missing is set when it is this option without a value. */
-const char *cli_table_option(int argc, char **argv, int *i, const char *name, bool *missing);
-
 /* Parse a version number for --version: digits only, no overflow. */
 bool cli_table_parse_count(const char *s, int64_t *out);
 

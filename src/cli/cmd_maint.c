@@ -267,15 +267,15 @@ static int cli_optimize_parse_args(int argc, char **argv, cli_optimize_args *a) 
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
-        if ((v = cli_table_option(argc, argv, &i, "--where", &missing)))
+        if ((v = cli_option_value(argc, argv, &i, "--where", &missing)))
             a->where = v;
-        else if (!missing && (v = cli_table_option(argc, argv, &i, "--target-size", &missing))) {
+        else if (!missing && (v = cli_option_value(argc, argv, &i, "--target-size", &missing))) {
             if (!cli_parse_size(v, &a->target))
                 return cli_usage_error("optimize",
                                        "--target-size '%s': expected a size such as "
                                        "256MB, 64KB or a number of bytes",
                                        v);
-        } else if (!missing && (v = cli_table_option(argc, argv, &i, "--min-files", &missing))) {
+        } else if (!missing && (v = cli_option_value(argc, argv, &i, "--min-files", &missing))) {
             if (!cli_table_parse_count(v, &a->min_files) || a->min_files < 1 ||
                 a->min_files > 1000000000)
                 return cli_usage_error("optimize", "--min-files '%s': expected a positive number",
@@ -390,7 +390,7 @@ static int cli_vacuum_parse_args(int argc, char **argv, cli_vacuum_args *a) {
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v;
-        if ((v = cli_table_option(argc, argv, &i, "--retain", &missing))) {
+        if ((v = cli_option_value(argc, argv, &i, "--retain", &missing))) {
             if (!cli_parse_duration(v, &a->retain_ms))
                 return cli_usage_error("vacuum",
                                        "--retain '%s': expected a duration such as "

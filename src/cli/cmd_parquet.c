@@ -63,23 +63,6 @@ typedef struct cli_parquet_args {
     const char *format;  /* or NULL */
 } cli_parquet_args;
 
-/* The value of option `name` at argv[*i]: "--name=value" or "--name value".
- * Returns NULL when argv[*i] is not that option; sets *missing when it is
- * but has no value. */
-static const char *cli_option_value(int argc, char **argv, int *i, const char *name,
-                                    bool *missing) {
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0) return NULL;
-    if (arg[n] == '=') return arg + n + 1;
-    if (arg[n] != '\0') return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* Parse argv (argv[0] = the subcommand) into `a`. `with_cat_options`
  * allows --columns/--limit/--format. Returns 0 or the usage exit code
  * (message printed). */

@@ -61,15 +61,15 @@ static int cli_show_parse_args(int argc, char **argv, cli_show_args *a) {
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v = NULL;
-        if ((v = cli_table_option(argc, argv, &i, "--limit", &missing)))
+        if ((v = cli_option_value(argc, argv, &i, "--limit", &missing)))
             a->limit = v;
-        else if (!missing && (v = cli_table_option(argc, argv, &i, "--columns", &missing)))
+        else if (!missing && (v = cli_option_value(argc, argv, &i, "--columns", &missing)))
             a->columns = v;
-        else if (!missing && (v = cli_table_option(argc, argv, &i, "--where", &missing)))
+        else if (!missing && (v = cli_option_value(argc, argv, &i, "--where", &missing)))
             a->where = v;
-        else if (!missing && (v = cli_table_option(argc, argv, &i, "--version", &missing)))
+        else if (!missing && (v = cli_option_value(argc, argv, &i, "--version", &missing)))
             a->version = v;
-        else if (!missing && (v = cli_table_option(argc, argv, &i, "--format", &missing)))
+        else if (!missing && (v = cli_option_value(argc, argv, &i, "--format", &missing)))
             a->format = v;
         else if (missing)
             return cli_usage_error("show", "option '%s' needs a value", argv[i]);

@@ -29,19 +29,6 @@
 
 #define CLI_HISTORY_DEFAULT_LIMIT 20
 
-const char *cli_table_option(int argc, char **argv, int *i, const char *name, bool *missing) {
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0) return NULL;
-    if (arg[n] == '=') return arg + n + 1;
-    if (arg[n] != '\0') return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 bool cli_table_parse_count(const char *s, int64_t *out) {
     if (s[0] < '0' || s[0] > '9') return false;
     char *end;
@@ -156,11 +143,11 @@ int cli_cmd_create_table(int argc, char **argv) {
     for (int i = 1; i < argc && rc == 0; i++) {
         bool missing = false;
         const char *v;
-        if ((v = cli_table_option(argc, argv, &i, "--columns", &missing)))
+        if ((v = cli_option_value(argc, argv, &i, "--columns", &missing)))
             columns = v;
-        else if ((v = cli_table_option(argc, argv, &i, "--partitioned-by", &missing)))
+        else if ((v = cli_option_value(argc, argv, &i, "--partitioned-by", &missing)))
             partitioned = v;
-        else if ((v = cli_table_option(argc, argv, &i, "--property", &missing)))
+        else if ((v = cli_option_value(argc, argv, &i, "--property", &missing)))
             rc = cli_add_property(&props, v);
         else if (missing)
             rc = cli_usage_error("create-table", "option '%s' needs a value", argv[i]);
@@ -229,11 +216,11 @@ static int cli_table_parse(const char *cmd, int argc, char **argv, bool limit_fo
     for (int i = 1; i < argc; i++) {
         bool missing = false;
         const char *v = NULL;
-        if (limit_format && (v = cli_table_option(argc, argv, &i, "--limit", &missing)))
+        if (limit_format && (v = cli_option_value(argc, argv, &i, "--limit", &missing)))
             a->limit = v;
-        else if (limit_format && (v = cli_table_option(argc, argv, &i, "--format", &missing)))
+        else if (limit_format && (v = cli_option_value(argc, argv, &i, "--format", &missing)))
             a->format = v;
-        else if (version && (v = cli_table_option(argc, argv, &i, "--version", &missing)))
+        else if (version && (v = cli_option_value(argc, argv, &i, "--version", &missing)))
             a->version = v;
         else if (missing)
             return cli_usage_error(cmd, "option '%s' needs a value", argv[i]);
