@@ -37,8 +37,14 @@ TEST(delta_dv_encode_matches_conformance_file) {
         unit_conformance_dir());
     sd_buf file = SD_BUF_INIT;
     sd_error err = {0};
-    CHECK_OK(sd_read_file(path, &file, &err), &err);
-    CHECK_INT(file.len, 1 + 4 + 36 + 4);
+    sd_status st = sd_read_file(path, &file, &err);
+    free(path);
+    REQUIRE_OK(st, &err);
+    if (file.len != 1 + 4 + 36 + 4) {
+        CHECK_INT(file.len, 1 + 4 + 36 + 4);
+        sd_buf_free(&file);
+        return;
+    }
     delta_rowset rs;
     CHECK_OK(delta_dv_decode_bitmap(file.data + 5, 36, 2, &rs, &err), &err);
     CHECK_INT(rs.count, 2);
@@ -52,7 +58,6 @@ TEST(delta_dv_encode_matches_conformance_file) {
     delta_rowset_free(&rs);
     sd_buf_free(&enc);
     sd_buf_free(&file);
-    free(path);
 }
 
 TEST(delta_dv_inline_roundtrip) {

@@ -57,4 +57,14 @@ const char *unit_conformance_dir(void);
         if (_s != SD_OK) unit_fail(__FILE__, __LINE__, "%s failed: %s", #expr, (errp)->msg);       \
     } while (0)
 
+/* The same, but the test stops there: what follows needs the result. */
+#define REQUIRE_OK(expr, errp)                                                                     \
+    do {                                                                                           \
+        sd_status _s = (expr);                                                                     \
+        if (_s != SD_OK) {                                                                         \
+            unit_fail(__FILE__, __LINE__, "%s failed: %s", #expr, (errp)->msg);                    \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
 #endif
