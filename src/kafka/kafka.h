@@ -188,8 +188,10 @@ void kafka_producer_free(kafka_producer *p);
  *   kafka_source_free(src);
  *
  * Our librdkafka defaults (the user's settings override them):
- * fetch.wait.max.ms=1, fetch.max.bytes=4194304 (what the embedded cluster
- * needs to stream, see DESIGN.md). Always set, whatever the user says:
+ * fetch.max.bytes=4194304, queued.min.messages=1000000, and
+ * fetch.wait.max.ms=1 on librdkafka's mock cluster (what the embedded
+ * cluster needs to stream, see DESIGN.md; recognised by its cluster id),
+ * 100 on a real broker. Always set, whatever the user says:
  * enable.auto.commit=false, enable.auto.offset.store=false,
  * auto.offset.reset=error, enable.partition.eof=true.
  *
@@ -293,6 +295,11 @@ bool kafka_source_caught_up(const kafka_source *src);
 
 /* The topic's partition count (from metadata). */
 int kafka_source_partition_count(const kafka_source *src);
+
+/* The consumer's effective librdkafka setting `key` (what our defaults,
+ * the user's settings and the forced ones made of it), copied into
+ * out[cap]; false when librdkafka knows no such key or it does not fit. */
+bool kafka_source_setting(const kafka_source *src, const char *key, char *out, size_t cap);
 
 /* The next offset to read of each assigned partition, ascending partition,
  * up to max entries; returns how many there are (-1 offsets are unknown

@@ -89,10 +89,19 @@ struct kafka_source {
  * queued.max.messages.kbytes, 64 MiB) keeps up: draining 1.2M events from
  * the local broker went from 6.4 s to 4.0 s. */
 static const char *const kafka_source_defaults[][2] = {
-    {"fetch.wait.max.ms", "1"},
     {"fetch.max.bytes", "4194304"},
     {"queued.min.messages", "1000000"},
 };
+
+/* fetch.wait.max.ms, unless the user sets it, depends on the cluster. A
+ * real broker answers a fetch as soon as data arrives, so a long wait
+ * costs no latency, while a short one makes an idle consumer send about a
+ * thousand fetches a second. librdkafka's mock cluster holds an empty
+ * fetch for the whole wait even when data arrives (DESIGN.md), so there
+ * only 1 ms streams. The mock names itself in its cluster id. */
+#define KAFKA_FETCH_WAIT_BROKER "100"
+#define KAFKA_FETCH_WAIT_MOCK "1"
+#define KAFKA_MOCK_CLUSTER_ID_PREFIX "mockCluster"
 
 /* What makes the table the only truth about positions: never overridden. */
 static const char *const kafka_source_forced[][2] = {
@@ -113,9 +122,11 @@ static bool kafka_conf_has(const kafka_config *conf, const char *key) {
 /* Defaults, then the user's settings, then the forced ones. A consumer
  * handle needs a group.id even to assign(); in assign mode it is never used
  * with the broker (no subscribe, no commits). */
-static void kafka_source_merge_conf(const kafka_source_options *o, kafka_config *out) {
+static void kafka_source_merge_conf(const kafka_source_options *o, const char *fetch_wait_ms,
+                                    kafka_config *out) {
     for (size_t i = 0; i < KAFKA_NELEMS(kafka_source_defaults); i++)
         kafka_config_add(out, kafka_source_defaults[i][0], kafka_source_defaults[i][1]);
+    kafka_config_add(out, "fetch.wait.max.ms", fetch_wait_ms);
     for (int i = 0; o->conf != NULL && i < o->conf->n; i++)
         kafka_config_add(out, o->conf->keys[i], o->conf->values[i]);
     for (size_t i = 0; i < KAFKA_NELEMS(kafka_source_forced); i++)
@@ -430,9 +441,9 @@ static sd_status kafka_source_check_options(const kafka_source_options *o, sd_er
 }
 
 static rd_kafka_t *kafka_source_client(kafka_source *src, const kafka_source_options *o,
-                                       sd_error *err) {
+                                       const char *fetch_wait_ms, sd_error *err) {
     kafka_config merged = {0};
-    kafka_source_merge_conf(o, &merged);
+    kafka_source_merge_conf(o, fetch_wait_ms, &merged);
     rd_kafka_conf_t *rconf = kafka_conf_build(o->bootstrap, &merged, err);
     kafka_config_free(&merged);
     if (rconf == NULL) return NULL;
@@ -460,6 +471,37 @@ static sd_status kafka_source_subscribe(kafka_source *src, sd_error *err) {
     return SD_OK;
 }
 
+/* Create the consumer handle; its errors and rebalances arrive on the
+ * consumer queue we poll. */
+static sd_status kafka_source_connect(kafka_source *src, const kafka_source_options *o,
+                                      const char *fetch_wait_ms, sd_error *err) {
+    src->rk = kafka_source_client(src, o, fetch_wait_ms, err);
+    if (src->rk == NULL) return err->code;
+    rd_kafka_poll_set_consumer(src->rk);
+    src->queue = rd_kafka_queue_get_consumer(src->rk);
+    return SD_OK;
+}
+
+static void kafka_source_disconnect(kafka_source *src) {
+    if (src->rk == NULL) return;
+    /* Leaves the group (group mode); commits nothing (auto commit off). */
+    rd_kafka_consumer_close(src->rk);
+    if (src->queue != NULL) rd_kafka_queue_destroy(src->queue);
+    rd_kafka_destroy(src->rk);
+    src->rk = NULL;
+    src->queue = NULL;
+}
+
+/* Is the cluster librdkafka's mock (streamdelta broker)? Asked after a
+ * metadata reply, so the id is known without another round trip. */
+static bool kafka_source_on_mock(kafka_source *src) {
+    char *id = rd_kafka_clusterid(src->rk, src->metadata_ms);
+    bool mock = id != NULL && strncmp(id, KAFKA_MOCK_CLUSTER_ID_PREFIX,
+                                      strlen(KAFKA_MOCK_CLUSTER_ID_PREFIX)) == 0;
+    if (id != NULL) rd_kafka_mem_free(src->rk, id);
+    return mock;
+}
+
 kafka_source *kafka_source_new(const kafka_source_options *o, sd_error *err) {
     if (kafka_source_check_options(o, err) != SD_OK) return NULL;
     kafka_source *src = sd_xcalloc(1, sizeof(*src));
@@ -474,12 +516,13 @@ kafka_source *kafka_source_new(const kafka_source_options *o, sd_error *err) {
     src->on_assign = o->on_assign;
     src->on_revoke = o->on_revoke;
     src->opaque = o->opaque;
-    src->rk = kafka_source_client(src, o, err);
-    if (src->rk == NULL) goto fail;
-    /* Client errors and rebalances arrive on the consumer queue we poll. */
-    rd_kafka_poll_set_consumer(src->rk);
-    src->queue = rd_kafka_queue_get_consumer(src->rk);
+    if (kafka_source_connect(src, o, KAFKA_FETCH_WAIT_BROKER, err) != SD_OK) goto fail;
     if (kafka_source_partitions(src, &src->nparts, err) != SD_OK) goto fail;
+    if (!kafka_conf_has(o->conf, "fetch.wait.max.ms") && kafka_source_on_mock(src)) {
+        /* Nothing was fetched yet: a new client with the mock's setting. */
+        kafka_source_disconnect(src);
+        if (kafka_source_connect(src, o, KAFKA_FETCH_WAIT_MOCK, err) != SD_OK) goto fail;
+    }
     src->parts = sd_xcalloc((size_t)src->nparts, sizeof(kafka_part));
     for (int p = 0; p < src->nparts; p++) {
         src->parts[p].next = -1;
@@ -495,15 +538,15 @@ fail:
     return NULL;
 }
 
+bool kafka_source_setting(const kafka_source *src, const char *key, char *out, size_t cap) {
+    size_t size = cap;
+    return rd_kafka_conf_get(rd_kafka_conf(src->rk), key, out, &size) == RD_KAFKA_CONF_OK;
+}
+
 void kafka_source_free(kafka_source *src) {
     if (src == NULL) return;
     kafka_source_release_batch(src);
-    if (src->rk != NULL) {
-        /* Leaves the group (group mode); commits nothing (auto commit off). */
-        rd_kafka_consumer_close(src->rk);
-        if (src->queue != NULL) rd_kafka_queue_destroy(src->queue);
-        rd_kafka_destroy(src->rk);
-    }
+    kafka_source_disconnect(src);
     free(src->msgs);
     free(src->records);
     free(src->last);

@@ -167,6 +167,40 @@ TEST(kafka_source_exact_start_offsets) {
     kafka_dev_cluster_stop(c);
 }
 
+/* The embedded (mock) cluster is recognised and fetched from with a 1 ms
+ * wait, the only one it streams with; a user's setting wins. (The real
+ * broker's 100 ms is checked in kafka_source_group_mode_real_kafka.) */
+TEST(kafka_source_fetch_wait_follows_the_cluster) {
+    kafka_dev_cluster *c = cluster_with_topic("wait", 1);
+    if (c == NULL) return;
+    const char *bs = kafka_dev_cluster_bootstrap(c);
+    kafka_source_options o = {.bootstrap = bs, .topic = "wait"};
+    sd_error err = {0};
+    char v[32];
+    kafka_source *src = kafka_source_new(&o, &err);
+    CHECK_OK(src ? SD_OK : err.code, &err);
+    if (src != NULL) {
+        CHECK(kafka_source_setting(src, "fetch.wait.max.ms", v, sizeof(v)));
+        CHECK_STR(v, "1");
+        CHECK(kafka_source_setting(src, "enable.auto.commit", v, sizeof(v)));
+        CHECK_STR(v, "false");
+        CHECK(!kafka_source_setting(src, "no.such.setting", v, sizeof(v)));
+    }
+    kafka_source_free(src);
+    kafka_config conf = {0};
+    kafka_config_add(&conf, "fetch.wait.max.ms", "50");
+    o.conf = &conf;
+    src = kafka_source_new(&o, &err);
+    CHECK_OK(src ? SD_OK : err.code, &err);
+    if (src != NULL) {
+        CHECK(kafka_source_setting(src, "fetch.wait.max.ms", v, sizeof(v)));
+        CHECK_STR(v, "50");
+    }
+    kafka_source_free(src);
+    kafka_config_free(&conf);
+    kafka_dev_cluster_stop(c);
+}
+
 TEST(kafka_source_earliest_and_latest) {
     kafka_dev_cluster *c = cluster_with_topic("el", 2);
     if (c == NULL) return;
@@ -587,6 +621,10 @@ TEST(kafka_source_group_mode_real_kafka) {
     o.opaque = &mb;
     kafka_source *b = kafka_source_new(&o, &err);
     CHECK(a != NULL && b != NULL);
+    char wait[32];
+    /* A real broker answers when data arrives: the long wait of a broker. */
+    if (a != NULL) CHECK(kafka_source_setting(a, "fetch.wait.max.ms", wait, sizeof(wait)));
+    if (a != NULL) CHECK_STR(wait, "100");
     if (a != NULL && b != NULL) {
         /* Both members poll (one thread, in turn) until the group settles
          * with all six partitions split and both caught up. */
