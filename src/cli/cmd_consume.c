@@ -157,7 +157,8 @@ static int consume_run(consume_args *a) {
         kafka_source_options so = {.bootstrap = svc.bootstrap,
                                    .topic = a->topic,
                                    .conf = &a->conf,
-                                   .starting_offsets = a->from};
+                                   .starting_offsets = a->from,
+                                   .stop_at_end = true};
         src = kafka_source_new(&so, &err);
     }
     int rc = src != NULL ? CLI_EXIT_OK : cli_fail(&err);

@@ -241,6 +241,12 @@ typedef struct kafka_source_options {
      * txn actions); partitions not listed use starting_offsets. */
     const kafka_partition_offset *start;
     int nstart;
+    /* Reading ends at the high watermarks (available-now, a one-off
+     * read): poll_batch returns at once with an empty batch when caught
+     * up and nothing is queued. Otherwise (a stream that keeps running)
+     * it waits max_wait_ms for new records however long ago it caught up,
+     * so an idle stream sleeps instead of polling in a loop. */
+    bool stop_at_end;
     int unreachable_timeout_ms; /* 0 = 60000 */
     int metadata_timeout_ms;    /* 0 = 10000: metadata and watermark queries */
     /* Group mode (--group-mode) when group_id is not NULL: subscribe, and
@@ -279,8 +285,9 @@ kafka_source *kafka_source_new(const kafka_source_options *opts, sd_error *err);
 /* Fetch up to max_records messages (max_records >= 1). Waits up to
  * max_wait_ms for the first; once some arrived, returns as soon as the
  * local queue stays empty for a 1 ms drain or max_records are gathered.
- * Returns at once with an empty batch when caught up (see below) and
- * nothing is queued. Partition-EOF events are not records. The previous
+ * With stop_at_end, returns at once with an empty batch when caught up
+ * (see below) and nothing is queued. Partition-EOF events are not
+ * records. The previous
  * batch must have been released (SD_ERR_ARG otherwise). On error no batch
  * is held. */
 sd_status kafka_source_poll_batch(kafka_source *src, size_t max_records, int max_wait_ms,

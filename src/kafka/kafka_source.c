@@ -53,6 +53,7 @@ struct kafka_source {
     int unreachable_ms;
     int metadata_ms;
     bool group_mode;
+    bool stop_at_end; /* poll returns at once when caught up */
     kafka_source_assign_fn on_assign;
     kafka_source_revoke_fn on_revoke;
     void *opaque;
@@ -513,6 +514,7 @@ kafka_source *kafka_source_new(const kafka_source_options *o, sd_error *err) {
     src->metadata_ms =
         o->metadata_timeout_ms > 0 ? o->metadata_timeout_ms : KAFKA_SOURCE_DEFAULT_METADATA_MS;
     src->group_mode = o->group_id != NULL;
+    src->stop_at_end = o->stop_at_end;
     src->on_assign = o->on_assign;
     src->on_revoke = o->on_revoke;
     src->opaque = o->opaque;
@@ -703,7 +705,9 @@ static sd_status kafka_source_gather(kafka_source *src, size_t max_records, int 
         if (before >= max_records) return SD_OK;
         int64_t left = deadline - sd_now_ms();
         if (before == 0) {
-            if (kafka_source_caught_up(src) && rd_kafka_queue_length(src->queue) == 0) return SD_OK;
+            if (src->stop_at_end && kafka_source_caught_up(src) &&
+                rd_kafka_queue_length(src->queue) == 0)
+                return SD_OK;
             /* consume_queue returns on the first message; batch-consume
              * would wait for a full batch or the whole timeout. Wait in
              * short slices so contact checks and caught_up stay current. */

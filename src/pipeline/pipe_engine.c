@@ -256,6 +256,7 @@ static sd_status pe_kafka_open(pipe_engine *e, sd_error *err) {
                                                                           : KAFKA_START_EARLIEST,
         .start = start,
         .nstart = n,
+        .stop_at_end = e->cfg->trigger == PIPE_TRIGGER_AVAILABLE_NOW,
         .group_id = e->group_id,
         .on_assign = e->group_id ? pe_on_assign : NULL,
         .opaque = e,

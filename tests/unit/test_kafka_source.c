@@ -14,6 +14,8 @@
  * itself where it came from.
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <time.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdlib.h>
@@ -122,7 +124,8 @@ TEST(kafka_source_exact_start_offsets) {
     /* Partition 0 resumes at 5, 1 at its end (nothing new), 2 at 19; the
      * table has nothing for 3 (there is none) so no entry. */
     kafka_partition_offset start[] = {{0, 5}, {1, 20}, {2, 19}};
-    kafka_source_options o = {.bootstrap = bs, .topic = "pos", .start = start, .nstart = 3};
+    kafka_source_options o = {
+        .bootstrap = bs, .topic = "pos", .start = start, .nstart = 3, .stop_at_end = true};
     sd_error err = {0};
     kafka_source *src = kafka_source_new(&o, &err);
     CHECK_OK(src ? SD_OK : err.code, &err);
@@ -162,6 +165,53 @@ TEST(kafka_source_exact_start_offsets) {
             kafka_source_release_batch(src);
         }
         CHECK_INT(got, 3);
+    }
+    kafka_source_free(src);
+    kafka_dev_cluster_stop(c);
+}
+
+/* A producer that sends one numbered message to partition 0 after a pause. */
+typedef struct late_send {
+    const char *bootstrap, *topic;
+    int first;
+} late_send;
+
+static void *late_send_run(void *arg) {
+    const late_send *ls = arg;
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    produce_numbered(ls->bootstrap, ls->topic, 1, 1, ls->first);
+    return NULL;
+}
+
+/* A stream that keeps running (no stop_at_end) waits for new records once
+ * caught up, instead of returning empty batches at once (which made an
+ * idle `run` spin a core): a record sent while the poll waits is in its
+ * batch. */
+TEST(kafka_source_waits_for_records_when_caught_up) {
+    kafka_dev_cluster *c = cluster_with_topic("idle", 1);
+    if (c == NULL) return;
+    const char *bs = kafka_dev_cluster_bootstrap(c);
+    produce_numbered(bs, "idle", 1, 5, 0);
+    kafka_source_options o = {.bootstrap = bs, .topic = "idle"};
+    sd_error err = {0};
+    kafka_source *src = kafka_source_new(&o, &err);
+    CHECK_OK(src ? SD_OK : err.code, &err);
+    if (src != NULL) {
+        seen s;
+        seen_init(&s);
+        drain(src, 100, &s);
+        CHECK(kafka_source_caught_up(src));
+        CHECK_INT(s.count, 5);
+        late_send ls = {bs, "idle", 5};
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, late_send_run, &ls) == 0);
+        kafka_source_batch b;
+        CHECK_OK(kafka_source_poll_batch(src, 10, 30000, &b, &err), &err);
+        CHECK_INT(b.count, 1);
+        if (b.count == 1) CHECK_INT(b.records[0].offset, 5);
+        kafka_source_release_batch(src);
+        pthread_join(th, NULL);
     }
     kafka_source_free(src);
     kafka_dev_cluster_stop(c);
