@@ -21,10 +21,6 @@
 #include "cli.h"
 #include "pipeline/pipeline.h"
 
-/* Indices of pipe_config.line for the keys whose origin we ask about (the
- * order of the key table in pipe_config.c). */
-#define RUN_KEY_BOOTSTRAP 1
-#define RUN_KEY_REGISTRY 2
 /* trigger.max_batch_records for a file when the user did not set it: a
  * file is there at once, and large batches cost fewer commits and fewer
  * file rewrites per event. */
@@ -185,7 +181,8 @@ static int run_parse(int argc, char **argv, run_args *a) {
 /* Addresses nobody set come from the local broker's services file when
  * there is one (the same defaults as the other commands). */
 static sd_status run_default_services(pipe_config *cfg, sd_error *err) {
-    bool bs_set = cfg->line[RUN_KEY_BOOTSTRAP] != 0, reg_set = cfg->line[RUN_KEY_REGISTRY] != 0;
+    bool bs_set = pipe_config_is_set(cfg, "source.bootstrap_servers");
+    bool reg_set = pipe_config_is_set(cfg, "source.schema_registry");
     if (bs_set && reg_set) return SD_OK;
     cli_services svc;
     sd_error ignored = {0};
@@ -293,8 +290,15 @@ static int run_stream(const struct pipe_config *cfg, bool group_mode, const char
                              .from_avro = from_avro};
     pipe_engine *e = NULL;
     int backoff = 250;
+    int64_t failing_since = sd_now_ms();
     /* The broker or registry may still be starting: retry, as later. */
     while ((e = pipe_engine_new(cfg, &o, &err)) == NULL && err.code == SD_ERR_RETRY && !*stop) {
+        int64_t failing_ms = sd_now_ms() - failing_since;
+        if (cfg->give_up_after_ms > 0 && failing_ms > cfg->give_up_after_ms) {
+            sd_error_prefix(&err, "giving up after %lld ms of retries (trigger.give_up_after): ",
+                            (long long)failing_ms);
+            break;
+        }
         fprintf(stderr, "streamdelta: %s; retrying in %d ms\n", err.msg, backoff);
         run_sleep_ms(backoff, stop);
         backoff = backoff < 5000 ? backoff * 2 : 10000;

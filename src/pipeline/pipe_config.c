@@ -105,6 +105,10 @@ static const pc_key pc_keys[] = {
      NULL, "most records in one micro-batch"},
     {"trigger", "max_batch_wait", PC_DURATION, PC_OFF(max_batch_wait_ms), 0, "500ms", 0, PC_HOUR,
      NULL, "longest wait to fill a micro-batch"},
+    {"trigger", "give_up_after", PC_DURATION, PC_OFF(give_up_after_ms), 0, "0", 0,
+     365 * 24 * PC_HOUR, NULL,
+     "stop (exit 1) once transient errors (broker or registry unreachable, commit races lost) "
+     "have lasted this long; 0: retry forever"},
     {"dead_letter", "mode", PC_ENUM, PC_OFF(dead_letter), 0, "file", 0, 0, pc_dlq_names,
      "where undecodable records go: file | topic | none"},
     {"dead_letter", "path", PC_STRING, PC_OFF(dead_letter_path), 0, "./dead-letters.jsonl", 0, 0,
@@ -386,6 +390,16 @@ static int pc_find_key(const char *section, const char *key) {
     for (int i = 0; i < PC_NKEYS; i++)
         if (strcmp(pc_keys[i].section, section) == 0 && strcmp(pc_keys[i].key, key) == 0) return i;
     return -1;
+}
+
+bool pipe_config_is_set(const pipe_config *cfg, const char *name) {
+    const char *dot = strchr(name, '.');
+    if (dot == NULL || (size_t)(dot - name) >= 64) return false;
+    char section[64];
+    memcpy(section, name, (size_t)(dot - name));
+    section[dot - name] = '\0';
+    int idx = pc_find_key(section, dot + 1);
+    return idx >= 0 && cfg->line[idx] != 0;
 }
 
 static bool pc_known_section(const char *section) {

@@ -791,9 +791,9 @@ static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int6
 static sd_status pe_transient(pipe_engine *e, sd_status st, sd_error *err) {
     int64_t now = sd_now_ms();
     if (e->failing_since_ms == 0) e->failing_since_ms = now;
-    if (e->opts.retry_give_up_ms > 0 && now - e->failing_since_ms > e->opts.retry_give_up_ms) {
-        sd_error_prefix(
-            err, "giving up after %lld ms of retries: ", (long long)(now - e->failing_since_ms));
+    if (e->cfg->give_up_after_ms > 0 && now - e->failing_since_ms > e->cfg->give_up_after_ms) {
+        sd_error_prefix(err, "giving up after %lld ms of retries (trigger.give_up_after): ",
+                        (long long)(now - e->failing_since_ms));
         return st;
     }
     int max = e->opts.max_retry_backoff_ms > 0 ? e->opts.max_retry_backoff_ms : 10000;

@@ -265,7 +265,7 @@ typedef struct pipe_config_pair {
 } pipe_config_pair;
 
 /* Number of keys in the table (the size of pipe_config.line). */
-#define PIPE_CONFIG_NKEYS 24
+#define PIPE_CONFIG_NKEYS 25
 
 /* The effective configuration. Strings are owned (never NULL; "" = unset). */
 typedef struct pipe_config {
@@ -299,6 +299,7 @@ typedef struct pipe_config {
     int64_t interval_ms;
     int64_t max_batch_records;
     int64_t max_batch_wait_ms;
+    int64_t give_up_after_ms; /* 0 = retry transient errors forever */
     /* [dead_letter] */
     pipe_dead_letter_mode dead_letter;
     char *dead_letter_path;
@@ -328,6 +329,10 @@ sd_status pipe_config_parse(pipe_config *cfg, const char *text, size_t len, cons
  * expression removes the derived column). Does not re-validate the whole
  * configuration: call pipe_config_validate() after the last override. */
 sd_status pipe_config_set(pipe_config *cfg, const char *name, const char *value, sd_error *err);
+
+/* Was "section.key" (a key of the table) set by the file or an override,
+ * rather than left at its default? */
+bool pipe_config_is_set(const pipe_config *cfg, const char *name);
 
 /* Cross-key checks: required values present, dead-letter mode has its
  * path/topic, interval trigger has an interval, no column twice in
@@ -564,7 +569,8 @@ void pipe_progress_format_json(const pipe_progress *p, sd_buf *out);
  * table's txn actions (appId "<app_prefix><topic>-<partition>"), else
  * cfg->starting_offsets. Transient errors (broker or registry unreachable)
  * abandon the batch (nothing was committed), wait with backoff and start
- * over from the table's offsets; other errors are returned. */
+ * over from the table's offsets, until they have lasted
+ * cfg->give_up_after_ms (0: forever); other errors are returned. */
 typedef struct pipe_engine pipe_engine;
 
 /* The appId prefix of the txn actions the engine writes. */
@@ -577,7 +583,6 @@ typedef struct pipe_engine_options {
     FILE *json;               /* one JSON progress line per batch, NULL = none */
     const volatile int *stop; /* set (by a signal handler) to stop between batches */
     int max_retry_backoff_ms; /* 0 = 10000 */
-    int retry_give_up_ms;     /* 0 = retry transient errors forever */
     /* Read this Avro container file instead of the Kafka topic (records in
      * the file's own schema; a corrupt record stops the run). Its position,
      * the next record index, is a txn action of appId

@@ -336,6 +336,24 @@ def test_run_retries_while_registry_is_down(broker, streamdelta, tmp_path):
     assert not (tmp_path / "t" / "_delta_log").exists()
 
 
+def test_run_gives_up_after_the_configured_time(broker, streamdelta, tmp_path):
+    """trigger.give_up_after bounds the retries: with the registry down the
+    stream retries for that long, then stops with exit 1 and says why;
+    nothing is written."""
+    t0 = time.monotonic()
+    r = subprocess.run([str(streamdelta), "run", "--schema-registry", "http://127.0.0.1:1",
+                        "--table", str(tmp_path / "t"), "--dead-letters",
+                        str(tmp_path / "d.jsonl"), "--set", "trigger.give_up_after=2s"],
+                       capture_output=True, text=True, env=broker.env, timeout=120)
+    took = time.monotonic() - t0
+    assert r.returncode == 1, r.stderr
+    assert "retrying" in r.stderr, r.stderr
+    assert "giving up after" in r.stderr and "trigger.give_up_after" in r.stderr, r.stderr
+    assert any("giving up" in l and "127.0.0.1:1" in l for l in r.stderr.splitlines()), r.stderr
+    assert took >= 2, took  # it did retry for the configured time first
+    assert not (tmp_path / "t" / "_delta_log").exists()
+
+
 def test_run_reports_out_of_range_offsets(broker, streamdelta, tmp_path):
     """A table whose offsets point past the topic (the topic was recreated)
     stops the stream with exit 1 and a message naming the partition, instead

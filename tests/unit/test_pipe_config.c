@@ -105,6 +105,7 @@ TEST(pipe_config_format_defaults) {
                                  "interval = 10s\n"
                                  "max_batch_records = 100000\n"
                                  "max_batch_wait = 500ms\n"
+                                 "give_up_after = 0s\n"
                                  "\n[dead_letter]\n"
                                  "mode = file\n"
                                  "path = ./dead-letters.jsonl\n"
