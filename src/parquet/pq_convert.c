@@ -84,16 +84,6 @@ static bool pq_be_to_i128(const uint8_t *p, size_t n, __int128 *out) {
     return true;
 }
 
-static void pq_format_uuid(const uint8_t *b, char out[36]) {
-    static const char hex[] = "0123456789abcdef";
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-}
-
 /* Append one byte-string value at row `row` of a STRING/BINARY column. */
 static inline void pq_put_bytes(sd_column *dst, size_t row, const void *p, size_t n) {
     sd_buf_append(&dst->data, p, n);
@@ -115,11 +105,11 @@ static sd_status pq_convert_one(const pq_leaf *leaf, const uint8_t *p, size_t n,
             return SD_OK;
         }
         case PQ_CONV_UUID: {
-            char text[36];
+            char text[SD_UUID_TEXT_SIZE];
             if (n != 16)
                 return sd_error_set(err, SD_ERR_FORMAT, "column %s: UUID value of %zu bytes",
                                     leaf->path, n);
-            pq_format_uuid(p, text);
+            sd_uuid_format(p, text);
             pq_put_bytes(dst, row, text, 36);
             return SD_OK;
         }
@@ -215,8 +205,8 @@ sd_status pq_convert_bytes(const pq_leaf *leaf, const int64_t *offsets, const ui
     return SD_OK;
 }
 
-bool pq_convert_stat(const pq_leaf *leaf, const uint8_t *p, size_t n, char scratch[36],
-                     sd_value *out) {
+bool pq_convert_stat(const pq_leaf *leaf, const uint8_t *p, size_t n,
+                     char scratch[SD_UUID_TEXT_SIZE], sd_value *out) {
     memset(out, 0, sizeof(*out));
     out->kind = leaf->kind;
     out->precision = leaf->precision;
@@ -231,7 +221,7 @@ bool pq_convert_stat(const pq_leaf *leaf, const uint8_t *p, size_t n, char scrat
     if (leaf->phys != PQ_BYTE_ARRAY && n != pw) return false;
     if (leaf->kind == SD_STRING || leaf->kind == SD_BINARY) {
         if (leaf->conv == PQ_CONV_UUID) {
-            pq_format_uuid(p, scratch);
+            sd_uuid_format(p, scratch);
             out->u.s.ptr = (const uint8_t *)scratch;
             out->u.s.len = 36;
         } else {

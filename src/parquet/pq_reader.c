@@ -189,7 +189,7 @@ static void pq_decode_chunk_stats(const pq_leaf *leaf, const pq_column_meta *cm,
         mx = &s->legacy_max;
     }
     if (mn == NULL) return;
-    char s1[36], s2[36];
+    char s1[SD_UUID_TEXT_SIZE], s2[SD_UUID_TEXT_SIZE];
     sd_value a, b;
     if (!pq_convert_stat(leaf, mn->data, mn->len, s1, &a) ||
         !pq_convert_stat(leaf, mx->data, mx->len, s2, &b))

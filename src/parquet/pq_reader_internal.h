@@ -108,10 +108,10 @@ sd_status pq_convert_fixed(const pq_leaf *leaf, const uint8_t *src, size_t n, sd
 sd_status pq_convert_bytes(const pq_leaf *leaf, const int64_t *offsets, const uint8_t *data,
                            size_t n, sd_column *dst, size_t pos, sd_error *err);
 /* One PLAIN-encoded statistics value (raw bytes) -> sd_value borrowing the
- * bytes for strings (UUIDs are written into `scratch`, 36 bytes). False when
+ * bytes for strings (UUIDs are written into `scratch`). False when
  * the bytes do not form a value of the leaf's type. */
-bool pq_convert_stat(const pq_leaf *leaf, const uint8_t *p, size_t n, char scratch[36],
-                     sd_value *out);
+bool pq_convert_stat(const pq_leaf *leaf, const uint8_t *p, size_t n,
+                     char scratch[SD_UUID_TEXT_SIZE], sd_value *out);
 
 /* ---- pq_assemble.c ---- */
 

@@ -737,6 +737,9 @@ static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int6
         st = pipe_merge_commit(e->merge, &out, e->app_prefix, e->topic, b->parts, b->next,
                                b->nparts, today, &ms, err);
         p->merge_ms = pe_ms_since(t);
+        p->merge_plan_ms = ms.plan_ns / 1000000;
+        p->merge_write_ms = ms.write_ns / 1000000;
+        p->merge_commit_ms = ms.commit_ns / 1000000;
         p->inserted = ms.inserted;
         p->updated = ms.updated;
         p->unchanged = ms.unchanged;

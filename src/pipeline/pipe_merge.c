@@ -1300,7 +1300,9 @@ static void mg_emit_rows(pipe_merge *m, mg_plan *p, const sd_batch *rows, const 
 
 /* Plan, write and commit one merge against m->snap. */
 static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offsets *off,
-                            bool offsets_moved, mg_plan *p, int64_t *version, sd_error *err) {
+                            bool offsets_moved, mg_plan *p, int64_t *version,
+                            pipe_merge_stats *stats, sd_error *err) {
+    int64_t t0 = sd_now_ns();
     /* Decided per attempt: a retry may see a newer protocol or property. */
     m->use_dv =
         delta_snapshot_dv_supported(m->snap) && (m->cfg_dv || delta_snapshot_dv_enabled(m->snap));
@@ -1318,6 +1320,8 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
     free(hits);
     if (st == SD_OK) mg_emit_rows(m, p, rows, act);
     free(act);
+    int64_t t1 = sd_now_ns();
+    stats->plan_ns += t1 - t0;
     if (st != SD_OK) return st;
     *version = -1;
     if (p->nouts == 0 && p->nremoved == 0 && p->ndvs == 0 && !offsets_moved) return SD_OK;
@@ -1329,6 +1333,8 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
     }
     for (size_t i = 0; i < p->nremoved; i++) delta_transaction_remove(t, p->removed[i], true);
     for (size_t i = 0; st == SD_OK && i < p->ndvs; i++) st = mg_stage_dv(m, t, p, &p->dvs[i], err);
+    int64_t t2 = sd_now_ns();
+    stats->write_ns += t2 - t1;
     for (int i = 0; i < off->n; i++) {
         char *app = mg_app_id(off->app_prefix, off->topic, off->partitions[i]);
         delta_transaction_set_app_version(t, app, off->next[i]);
@@ -1338,6 +1344,7 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
     mg_commit_info(m, t, p, merge, (int64_t)rows->nrows);
     if (st == SD_OK) st = delta_transaction_commit(t, MG_COMMIT_RETRIES, version, err);
     delta_transaction_free(t);
+    stats->commit_ns += sd_now_ns() - t2;
     return st;
 }
 
@@ -1489,7 +1496,7 @@ sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app
     int64_t version = -1;
     for (int attempt = 0;; attempt++) {
         memset(&plan, 0, sizeof(plan));
-        st = mg_attempt(m, rows, &off, moved, &plan, &version, err);
+        st = mg_attempt(m, rows, &off, moved, &plan, &version, stats, err);
         if (st == SD_OK) break;
         mg_plan_free(&plan, false);
         if (!mg_redo_worthy(st) || attempt >= MG_MAX_REDO) return st;
@@ -1516,7 +1523,9 @@ sd_status pipe_merge_commit(pipe_merge *m, const sd_batch *rows, const char *app
         stats->files_removed = (int64_t)plan.nremoved;
         stats->bytes_added = plan.bytes_added;
         stats->bytes_removed = plan.bytes_removed;
+        int64_t t0 = sd_now_ns();
         st = mg_after_commit(m, &plan, version, stats, err);
+        stats->commit_ns += sd_now_ns() - t0;
     }
     mg_plan_free(&plan, true);
     return st;

@@ -55,9 +55,12 @@ void pipe_progress_format_json(const pipe_progress *p, sd_buf *out) {
     pp_rate(p->processed_rows_per_s, out);
     sd_buf_appendf(out,
                    ",\"durationMs\":{\"getBatch\":%lld,\"decode\":%lld,\"transform\":%lld,"
-                   "\"deadLetters\":%lld,\"addBatch\":%lld,\"triggerExecution\":%lld}",
+                   "\"deadLetters\":%lld,\"addBatch\":%lld,\"merge\":%lld,\"write\":%lld,"
+                   "\"commit\":%lld,\"triggerExecution\":%lld}",
                    (long long)p->fetch_ms, (long long)p->decode_ms, (long long)p->transform_ms,
-                   (long long)p->dead_letter_ms, (long long)p->merge_ms, (long long)p->total_ms);
+                   (long long)p->dead_letter_ms, (long long)p->merge_ms,
+                   (long long)p->merge_plan_ms, (long long)p->merge_write_ms,
+                   (long long)p->merge_commit_ms, (long long)p->total_ms);
     sd_buf_append_str(out, ",\"stateOperators\":[],\"sources\":[{\"description\":");
     char desc[600];
     const char *kind = p->source_kind ? p->source_kind : "Assign";
@@ -99,9 +102,12 @@ void pipe_progress_format_human(const pipe_progress *p, sd_buf *out) {
     sd_buf_appendf(out, "batch %lld: %lld rows (%.0f/s in, %.0f/s processed)",
                    (long long)p->batch_id, (long long)p->input_rows, p->input_rows_per_s,
                    p->processed_rows_per_s);
-    sd_buf_appendf(out, " | fetch %lld decode %lld transform %lld dlq %lld merge+commit %lld ms",
+    sd_buf_appendf(out,
+                   " | fetch %lld decode %lld transform %lld dlq %lld merge %lld write %lld commit "
+                   "%lld ms",
                    (long long)p->fetch_ms, (long long)p->decode_ms, (long long)p->transform_ms,
-                   (long long)p->dead_letter_ms, (long long)p->merge_ms);
+                   (long long)p->dead_letter_ms, (long long)p->merge_plan_ms,
+                   (long long)p->merge_write_ms, (long long)p->merge_commit_ms);
     sd_buf_appendf(out, " | late %lld dup %lld upd %lld ins %lld same %lld dlq %lld",
                    (long long)p->late, (long long)p->deduplicated, (long long)p->updated,
                    (long long)p->inserted, (long long)p->unchanged, (long long)p->dead_lettered);

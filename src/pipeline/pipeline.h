@@ -405,6 +405,11 @@ typedef struct pipe_merge_stats {
     int64_t bytes_added, bytes_removed;
     int64_t version; /* the commit's version; -1 when nothing was committed */
     int retries;     /* lost races that were retried */
+    /* Where the time went, over every attempt: planning (key lookups,
+     * reading the files that hold updated keys, building the new rows),
+     * writing Parquet and deletion-vector files, and committing (the log
+     * entry, conflict checks, the new snapshot and index, a checkpoint). */
+    int64_t plan_ns, write_ns, commit_ns;
     /* Non-fatal trouble after a durable commit (a checkpoint that could not
      * be written, an index refresh that failed): "" when none. */
     char warning[SD_ERROR_MSG_MAX];
@@ -529,7 +534,9 @@ typedef struct pipe_progress {
     int64_t input_rows;          /* messages fetched */
     double input_rows_per_s;     /* input rows / time since the previous batch started */
     double processed_rows_per_s; /* input rows / this batch's duration */
-    int64_t fetch_ms, decode_ms, transform_ms, dead_letter_ms, merge_ms, total_ms;
+    int64_t fetch_ms, decode_ms, transform_ms, dead_letter_ms, total_ms;
+    /* The merge step (pipe_merge_commit): all of it, and its parts. */
+    int64_t merge_ms, merge_plan_ms, merge_write_ms, merge_commit_ms;
     int64_t dead_lettered, late, deduplicated; /* rows removed before the merge */
     int64_t inserted, updated, unchanged;      /* from the merge */
     int64_t files_added, files_removed, bytes_added;

@@ -220,6 +220,13 @@ def test_run_upserts_100k_events_from_real_kafka(real_kafka, broker, streamdelta
     assert sum(p["numInputRows"] for p in prog) == len(records)
     assert sum(p["streamdelta"]["deadLettered"] for p in prog) == len(ev.bad)
     assert prog[-1]["batchId"] == len(prog) - 1 and "durationMs" in prog[-1]
+    # The merge step's parts (plan, write files, commit) fit inside it.
+    for p in prog:
+        d = p["durationMs"]
+        assert min(d["merge"], d["write"], d["commit"]) >= 0, d
+        assert d["merge"] + d["write"] + d["commit"] <= d["addBatch"] + 3, d
+        assert d["addBatch"] <= d["triggerExecution"] + 1, d
+    assert sum(p["durationMs"]["write"] for p in prog) > 0  # files were written
     cutoff = datetime.now(timezone.utc).date() - timedelta(days=LATE_DAYS)
     late = sum(datetime.fromtimestamp(e["rating_timestamp"], timezone.utc).date() < cutoff
                for e in ev.sent)

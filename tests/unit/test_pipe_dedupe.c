@@ -178,6 +178,11 @@ TEST(pipe_progress_json_and_human) {
     p->late = 5;
     p->deduplicated = 6;
     p->updated = 7;
+    p->fetch_ms = 11;
+    p->merge_ms = 60;
+    p->merge_plan_ms = 21;
+    p->merge_write_ms = 22;
+    p->merge_commit_ms = 13;
     p->inserted = 8;
     p->table_version = 12;
     p->npartitions = 2;
@@ -208,6 +213,13 @@ TEST(pipe_progress_json_and_human) {
                 sd_json_get(sd_json_get(&src->items[0], "startOffset"), "movie.ratings.v1");
             CHECK(sd_json_as_int64(sd_json_get(start, "0"), &v) && v == 10);
         }
+        /* Spark's addBatch is the whole merge; its parts beside it. */
+        const sd_json *dur = sd_json_get(j, "durationMs");
+        CHECK(sd_json_as_int64(sd_json_get(dur, "getBatch"), &v) && v == 11);
+        CHECK(sd_json_as_int64(sd_json_get(dur, "addBatch"), &v) && v == 60);
+        CHECK(sd_json_as_int64(sd_json_get(dur, "merge"), &v) && v == 21);
+        CHECK(sd_json_as_int64(sd_json_get(dur, "write"), &v) && v == 22);
+        CHECK(sd_json_as_int64(sd_json_get(dur, "commit"), &v) && v == 13);
         const sd_json *ours = sd_json_get(j, "streamdelta");
         CHECK(sd_json_as_int64(sd_json_get(ours, "late"), &v) && v == 5);
         CHECK(sd_json_as_int64(sd_json_get(ours, "duplicates"), &v) && v == 6);
@@ -222,6 +234,8 @@ TEST(pipe_progress_json_and_human) {
     const char *line = sd_buf_cstr(&b);
     CHECK(strncmp(line, "batch 7: 1000 rows", 18) == 0);
     CHECK(strstr(line, "late 5 dup 6 upd 7 ins 8") != NULL);
+    CHECK(strstr(line, "| fetch 11 decode 0 transform 0 dlq 0 merge 21 write 22 commit 13 ms |") !=
+          NULL);
     CHECK(strstr(line, "| v12 | next 0:15 3:40") != NULL);
     CHECK(strchr(line, '\n') == NULL);
     sd_buf_free(&b);

@@ -93,3 +93,23 @@ TEST(util_columns_and_values) {
     sd_batch_free(&b);
     sd_schema_free(s);
 }
+
+/* UUIDs: the text layout, the version and variant bits, and randomness. */
+TEST(util_uuid_text_and_bits) {
+    char text[SD_UUID_TEXT_SIZE];
+    /* Words big-endian; the version nibble becomes 4, the variant 10xx. */
+    sd_uuid_from_words(0x0123456789abcdefull, 0xfedcba9876543210ull, text);
+    CHECK_STR(text, "01234567-89ab-4def-bedc-ba9876543210");
+    sd_uuid_from_words(0, 0, text);
+    CHECK_STR(text, "00000000-0000-4000-8000-000000000000");
+    uint8_t a[16], b[16];
+    sd_uuid_random(a);
+    sd_uuid_random(b);
+    CHECK(memcmp(a, b, 16) != 0);
+    CHECK_INT(a[6] >> 4, 4);
+    CHECK_INT(a[8] >> 6, 2);
+    sd_uuid_format(a, text);
+    CHECK_INT(strlen(text), 36);
+    CHECK(text[8] == '-' && text[13] == '-' && text[18] == '-' && text[23] == '-');
+    CHECK(text[14] == '4');
+}
