@@ -99,7 +99,8 @@ print(f"{label:<22} {secs:8.2f} s {int(events) / secs / 1e6:8.2f} M events/s"
       f" = {int(written) / max(int(size), 1):4.2f}x")
 print(f"{'':<22} {len(ps)} commits of up to {batch:,} events; rows {int(rows):,} ({ok});"
       f" ms per step: decode (waiting for the read-ahead thread) {steps.get('decode', 0)}, transform {steps.get('transform', 0)},"
-      f" merge+commit {steps.get('addBatch', 0)}")
+      f" merge step {steps.get('addBatch', 0)} (plan {steps.get('merge', 0)},"
+      f" write {steps.get('write', 0)}, commit {steps.get('commit', 0)})")
 EOF
 }
 
