@@ -56,7 +56,7 @@ COLUMNS = ("event_id", "user_id", "movie_id", "rating", "is_approved", "rating_t
 LATE_DAYS = 5
 
 
-def session(jars):
+def session(jars, scratch):
     from pyspark.sql import SparkSession
 
     jar_dir = REPO / ".cache" / "jars"
@@ -81,6 +81,9 @@ def session(jars):
             .config("spark.databricks.delta.snapshotPartitions", "2")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.streaming.numRecentProgressUpdates", "100000")
+            # Spark makes its (empty) warehouse directory where it starts;
+            # keep it beside the table, not in the caller's directory.
+            .config("spark.sql.warehouse.dir", str(Path(scratch) / "spark-warehouse"))
             .getOrCreate())
 
 
@@ -132,7 +135,7 @@ def main():
     args = ap.parse_args()
 
     t0 = time.monotonic()
-    spark = session([j for j in args.jars.split(",") if j])
+    spark = session([j for j in args.jars.split(",") if j], Path(args.table).parent)
     spark.sparkContext.setLogLevel("WARN")
     from pyspark.sql import functions as F
     from pyspark.sql.avro.functions import from_avro
