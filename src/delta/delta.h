@@ -550,6 +550,11 @@ void delta_partition_value_format(const sd_value *v, sd_buf *out);
  * add.path through delta_path_encode(). */
 void delta_partition_dir(const char *const *columns, const sd_value *values, size_t n, sd_buf *out);
 
+/* Append the name Spark gives a new data file,
+ * "part-00000-<random uuid>-c000.snappy.parquet" (unique: writers never
+ * overwrite each other's files). */
+void delta_data_file_name(sd_buf *out);
+
 /* Append a relative file-system path URL-encoded for add.path / remove.path
  * (the inverse of delta_path_decode: "%" becomes "%25", " " "%20"). */
 void delta_path_encode(const char *path, sd_buf *out);

@@ -93,15 +93,6 @@ static int opt_item_cmp(const void *a, const void *b) {
     return strcmp(x->file->add->path, y->file->add->path);
 }
 
-/* "part-00000-<uuid>-c000.snappy.parquet", the name Spark gives. */
-static void opt_file_name(sd_buf *out) {
-    uint8_t u[16];
-    char text[SD_UUID_TEXT_SIZE];
-    sd_uuid_random(u);
-    sd_uuid_format(u, text);
-    sd_buf_appendf(out, "part-00000-%s-c000.snappy.parquet", text);
-}
-
 /* mkdir -p of every directory above `path`'s last component. */
 static sd_status opt_mkdirs(const char *path, sd_error *err) {
     char *p = sd_xstrdup(path);
@@ -154,7 +145,7 @@ static sd_status opt_write_bin(opt_ctx *c, const opt_item *items, const opt_bin 
     if (c->meta->npartition_columns > 0)
         delta_partition_dir(c->meta->partition_columns, first->partition_values,
                             c->meta->npartition_columns, &rel);
-    opt_file_name(&rel);
+    delta_data_file_name(&rel);
     char *full = sd_xasprintf("%s/%s", delta_snapshot_table_path(c->snap), sd_buf_cstr(&rel));
     sd_status st = opt_mkdirs(full, err);
     pq_writer *w = NULL;

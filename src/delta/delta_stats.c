@@ -2,8 +2,8 @@
  * delta_stats.c - what a writer needs to describe a new data file in an add
  * action (PROTOCOL.md "Per-file Statistics", "Partition Value
  * Serialization"): the JSON stats string from the Parquet writer's summary,
- * partition values as text, the Hive-style partition directory and the
- * URL-encoded path logged in add.path.
+ * partition values as text, the Hive-style partition directory, the file
+ * name and the URL-encoded path logged in add.path.
  *
  * Stats follow what Spark's Delta writer records, so Spark, delta-rs and
  * our own scans can skip files with them: numRecords; minValues/maxValues
@@ -248,6 +248,14 @@ void delta_partition_dir(const char *const *columns, const sd_value *values, siz
         sd_buf_append_byte(out, '/');
     }
     sd_buf_free(&text);
+}
+
+void delta_data_file_name(sd_buf *out) {
+    uint8_t u[16];
+    char text[SD_UUID_TEXT_SIZE];
+    sd_uuid_random(u);
+    sd_uuid_format(u, text);
+    sd_buf_appendf(out, "part-00000-%s-c000.snappy.parquet", text);
 }
 
 void delta_path_encode(const char *path, sd_buf *out) {

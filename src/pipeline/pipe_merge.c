@@ -1122,21 +1122,16 @@ static void mg_classify(pipe_merge *m, const sd_batch *rows, uint8_t *act, mg_hi
     qsort(*hits, *nhits, sizeof(mg_hit), mg_hit_cmp);
 }
 
-/* A random (version 4) UUID as 32 hex digits, for data file names. */
 /* Write one output file: Hive-style directory, SNAPPY Parquet without the
  * partition column, and its add action staged on t. */
 static sd_status mg_write_out(pipe_merge *m, mg_out *o, delta_transaction *t, sd_error *err) {
-    uint8_t u[16];
-    char text[SD_UUID_TEXT_SIZE];
-    sd_uuid_random(u);
-    sd_uuid_format(u, text);
     sd_buf rel = SD_BUF_INIT, pv = SD_BUF_INIT, enc = SD_BUF_INIT;
     if (m->part_col >= 0) {
         const char *col = m->schema->children[m->part_col].name;
         delta_partition_dir(&col, &o->pv, 1, &rel);
     }
     size_t dir_len = rel.len;
-    sd_buf_appendf(&rel, "part-00000-%s-c000.snappy.parquet", text);
+    delta_data_file_name(&rel);
     o->rel_path = sd_xstrdup(sd_buf_cstr(&rel));
     delta_path_encode(o->rel_path, &enc);
     o->logged_path = sd_xstrdup(sd_buf_cstr(&enc));
