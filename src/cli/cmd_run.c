@@ -293,12 +293,7 @@ static int run_stream(const struct pipe_config *cfg, bool group_mode, const char
     int64_t failing_since = sd_now_ms();
     /* The broker or registry may still be starting: retry, as later. */
     while ((e = pipe_engine_new(cfg, &o, &err)) == NULL && err.code == SD_ERR_RETRY && !*stop) {
-        int64_t failing_ms = sd_now_ms() - failing_since;
-        if (cfg->give_up_after_ms > 0 && failing_ms > cfg->give_up_after_ms) {
-            sd_error_prefix(&err, "giving up after %lld ms of retries (trigger.give_up_after): ",
-                            (long long)failing_ms);
-            break;
-        }
+        if (pipe_retries_exhausted(cfg, failing_since, &err)) break;
         fprintf(stderr, "streamdelta: %s; retrying in %d ms\n", err.msg, backoff);
         run_sleep_ms(backoff, stop);
         backoff = backoff < 5000 ? backoff * 2 : 10000;

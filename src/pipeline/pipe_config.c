@@ -392,13 +392,23 @@ static int pc_find_key(const char *section, const char *key) {
     return -1;
 }
 
-bool pipe_config_is_set(const pipe_config *cfg, const char *name) {
+/* Split "section.key": the section into section[64] (cut to fit: a name
+ * that long is no section), the key returned. NULL when there is no
+ * section or no key. */
+static const char *pc_split_name(const char *name, char section[64]) {
     const char *dot = strchr(name, '.');
-    if (dot == NULL || (size_t)(dot - name) >= 64) return false;
+    if (dot == NULL || dot == name || dot[1] == '\0') return NULL;
+    size_t sn = (size_t)(dot - name);
+    if (sn >= 64) sn = 63;
+    memcpy(section, name, sn);
+    section[sn] = '\0';
+    return dot + 1;
+}
+
+bool pipe_config_is_set(const pipe_config *cfg, const char *name) {
     char section[64];
-    memcpy(section, name, (size_t)(dot - name));
-    section[dot - name] = '\0';
-    int idx = pc_find_key(section, dot + 1);
+    const char *key = pc_split_name(name, section);
+    int idx = key != NULL ? pc_find_key(section, key) : -1;
     return idx >= 0 && cfg->line[idx] != 0;
 }
 
@@ -636,15 +646,11 @@ sd_status pipe_config_load(pipe_config *cfg, const char *path, sd_error *err) {
 }
 
 sd_status pipe_config_set(pipe_config *cfg, const char *name, const char *value, sd_error *err) {
-    const char *dot = strchr(name, '.');
-    if (dot == NULL || dot == name || dot[1] == '\0')
+    char section[64];
+    const char *key = pc_split_name(name, section);
+    if (key == NULL)
         return sd_error_set(err, SD_ERR_ARG,
                             "--set %s: expected section.key=value (e.g. sink.late_days=3)", name);
-    char section[64];
-    size_t sn = (size_t)(dot - name);
-    if (sn >= sizeof(section)) sn = sizeof(section) - 1;
-    memcpy(section, name, sn);
-    section[sn] = '\0';
     if (!pc_known_section(section)) {
         sd_buf list = SD_BUF_INIT;
         pc_section_list(&list);
@@ -669,7 +675,7 @@ sd_status pipe_config_set(pipe_config *cfg, const char *name, const char *value,
                             name, value);
     char *trimmed = sd_xstrndup(v, vn);
     pc_origin o = {cfg->file, -1};
-    sd_status st = pc_set(cfg, section, dot + 1, trimmed, &o, err);
+    sd_status st = pc_set(cfg, section, key, trimmed, &o, err);
     free(trimmed);
     return st;
 }

@@ -791,14 +791,17 @@ static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int6
 /* A transient failure: drop the source (and what it held), wait with
  * exponential backoff, and let the next batch reopen it at the table's
  * offsets. Returns the error when retries are not allowed any longer. */
+bool pipe_retries_exhausted(const pipe_config *cfg, int64_t failing_since_ms, sd_error *err) {
+    int64_t failing_ms = sd_now_ms() - failing_since_ms;
+    if (cfg->give_up_after_ms <= 0 || failing_ms <= cfg->give_up_after_ms) return false;
+    sd_error_prefix(
+        err, "giving up after %lld ms of retries (trigger.give_up_after): ", (long long)failing_ms);
+    return true;
+}
+
 static sd_status pe_transient(pipe_engine *e, sd_status st, sd_error *err) {
-    int64_t now = sd_now_ms();
-    if (e->failing_since_ms == 0) e->failing_since_ms = now;
-    if (e->cfg->give_up_after_ms > 0 && now - e->failing_since_ms > e->cfg->give_up_after_ms) {
-        sd_error_prefix(err, "giving up after %lld ms of retries (trigger.give_up_after): ",
-                        (long long)(now - e->failing_since_ms));
-        return st;
-    }
+    if (e->failing_since_ms == 0) e->failing_since_ms = sd_now_ms();
+    if (pipe_retries_exhausted(e->cfg, e->failing_since_ms, err)) return st;
     int max = e->opts.max_retry_backoff_ms > 0 ? e->opts.max_retry_backoff_ms : 10000;
     e->backoff_ms = e->backoff_ms ? e->backoff_ms * 2 : 250;
     if (e->backoff_ms > max) e->backoff_ms = max;

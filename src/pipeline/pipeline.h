@@ -597,6 +597,13 @@ typedef struct pipe_engine_options {
     const char *from_avro;
 } pipe_engine_options;
 
+/* Have the transient errors that began at failing_since_ms (wall clock)
+ * gone on longer than cfg->give_up_after_ms (never when it is 0)? Then
+ * err's message is prefixed with how long they lasted and the key to
+ * change. For the engine's own retries and a caller's retries of
+ * pipe_engine_new. */
+bool pipe_retries_exhausted(const pipe_config *cfg, int64_t failing_since_ms, sd_error *err);
+
 /* Totals since pipe_engine_new. */
 typedef struct pipe_engine_totals {
     int64_t batches, input_rows, dead_lettered, late, deduplicated;
