@@ -164,19 +164,60 @@ static void kafka_source_error_cb(rd_kafka_t *rk, int code, const char *reason, 
     }
 }
 
-static sd_status kafka_status_of(rd_kafka_resp_err_t code) {
-    return kafka_err_is_unreachable(code) ? SD_ERR_RETRY : SD_ERR_REMOTE;
+/* Answers of a partition whose leadership is moving: a topic created a
+ * moment ago (Kafka elects its leaders after CreateTopics returns), a broker
+ * restarting. They pass by themselves once the cluster settles. */
+static bool kafka_err_is_leader_change(rd_kafka_resp_err_t code) {
+    return code == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+           code == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+           code == RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH ||
+           code == RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH ||
+           code == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE ||
+           code == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE;
 }
 
+static sd_status kafka_status_of(rd_kafka_resp_err_t code) {
+    return kafka_err_is_unreachable(code) || kafka_err_is_leader_change(code) ? SD_ERR_RETRY
+                                                                              : SD_ERR_REMOTE;
+}
+
+/* One ListOffsets answer for partition p: `which` is -2 (earliest) or -1
+ * (latest), Kafka's special timestamps. Not rd_kafka_query_watermark_offsets:
+ * in librdkafka 2.0 it returns as soon as one of its two requests fails while
+ * the other may still be retried, and that late answer then lands in the
+ * next call's result (seen as low = high after a NOT_LEADER). A single
+ * offsets-for-times request is waited for until it is answered. */
+static rd_kafka_resp_err_t kafka_list_offset(kafka_source *src, int32_t p, int64_t which,
+                                             int64_t *offset, int timeout_ms) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, src->topic, p)->offset = which;
+    rd_kafka_resp_err_t rc = rd_kafka_offsets_for_times(src->rk, l, timeout_ms);
+    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) rc = l->elems[0].err;
+    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) *offset = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+/* The watermarks of partition p, waiting up to timeout_ms while its leader
+ * is being elected (a single query does not wait for one). */
 static sd_status kafka_source_watermarks(kafka_source *src, int32_t p, int64_t *lo, int64_t *hi,
                                          int timeout_ms, sd_error *err) {
-    rd_kafka_resp_err_t rc =
-        rd_kafka_query_watermark_offsets(src->rk, src->topic, p, lo, hi, timeout_ms);
-    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return sd_error_set(err, kafka_status_of(rc),
-                            "cannot read the offsets of topic '%s' partition %d at %s: %s",
-                            src->topic, (int)p, src->bootstrap, rd_kafka_err2str(rc));
-    return SD_OK;
+    int64_t deadline = sd_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - sd_now_ms();
+        int wait = left > 0 ? (int)left : 1;
+        rd_kafka_resp_err_t rc = kafka_list_offset(src, p, -2, lo, wait);
+        if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) rc = kafka_list_offset(src, p, -1, hi, wait);
+        if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (*lo < 0 || *lo > *hi) *lo = *hi; /* an empty partition on old brokers */
+            return SD_OK;
+        }
+        if (!kafka_err_is_leader_change(rc) || sd_now_ms() + 100 >= deadline)
+            return sd_error_set(err, kafka_status_of(rc),
+                                "cannot read the offsets of topic '%s' partition %d at %s: %s",
+                                src->topic, (int)p, src->bootstrap, rd_kafka_err2str(rc));
+        usleep(100 * 1000); /* not rd_kafka_poll: the main queue feeds the consumer's */
+    }
 }
 
 /* While the cluster seems down: probe now and then; give up after the

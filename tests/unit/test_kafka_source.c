@@ -420,6 +420,7 @@ TEST(kafka_source_unknown_topic) {
 
 /* Kafka protocol API key of Fetch (rdkafka_protocol.h is not installed). */
 #define KAFKA_API_FETCH 1
+#define KAFKA_API_LIST_OFFSETS 2
 
 /* A mock cluster owned by the test, to inject broker faults. */
 typedef struct raw_mock {
@@ -474,6 +475,51 @@ TEST(kafka_source_out_of_range_while_fetching) {
         CHECK(strstr(err.msg, "topic 'lost' partition 0: offset 5 ") != NULL);
         CHECK(strstr(err.msg, "low watermark 0") != NULL);
     }
+    kafka_source_free(src);
+    raw_mock_stop(&m);
+}
+
+/* A partition whose leader is being elected (a topic created a moment
+ * before, on a real broker) answers NOT_LEADER for a while: the source waits
+ * for it and then starts where it should. */
+TEST(kafka_source_waits_for_a_partition_leader) {
+    raw_mock m = {0};
+    CHECK(raw_mock_start(&m, "fresh", 1));
+    const char *bs = rd_kafka_mock_cluster_bootstraps(m.mc);
+    produce_numbered(bs, "fresh", 1, 5, 0);
+    rd_kafka_mock_push_request_errors(
+        m.mc, KAFKA_API_LIST_OFFSETS, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+        RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    kafka_source_options o = {.bootstrap = bs, .topic = "fresh"};
+    sd_error err = {0};
+    kafka_source *src = kafka_source_new(&o, &err);
+    if (src == NULL) unit_fail(__FILE__, __LINE__, "kafka_source_new: %s", err.msg);
+    if (src != NULL) {
+        seen s;
+        seen_init(&s);
+        drain(src, 100, &s);
+        CHECK_INT(s.count, 5);
+    }
+    kafka_source_free(src);
+    raw_mock_stop(&m);
+}
+
+/* A leader that never comes is a retriable error, not a silent wait. */
+TEST(kafka_source_leaderless_partition_is_retriable) {
+    raw_mock m = {0};
+    CHECK(raw_mock_start(&m, "leaderless", 1));
+    const char *bs = rd_kafka_mock_cluster_bootstraps(m.mc);
+    rd_kafka_resp_err_t errs[64];
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+        errs[i] = RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
+    rd_kafka_mock_push_request_errors_array(m.mc, KAFKA_API_LIST_OFFSETS,
+                                            sizeof(errs) / sizeof(errs[0]), errs);
+    kafka_source_options o = {.bootstrap = bs, .topic = "leaderless", .metadata_timeout_ms = 1000};
+    sd_error err = {0};
+    kafka_source *src = kafka_source_new(&o, &err);
+    CHECK(src == NULL);
+    CHECK_INT(err.code, SD_ERR_RETRY);
+    CHECK(strstr(err.msg, "cannot read the offsets of topic 'leaderless' partition 0") != NULL);
     kafka_source_free(src);
     raw_mock_stop(&m);
 }
