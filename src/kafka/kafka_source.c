@@ -29,7 +29,7 @@
 
 /* How long the queue must stay empty before a batch with records returns. */
 #define KAFKA_SOURCE_DRAIN_MS 1
-/* While the cluster seems down, how often to probe it (a watermark query). */
+/* While the cluster seems down, how often to probe it (a metadata request). */
 #define KAFKA_SOURCE_PROBE_INTERVAL_MS 1000
 #define KAFKA_SOURCE_PROBE_TIMEOUT_MS 250
 #define KAFKA_SOURCE_DEFAULT_UNREACHABLE_MS 60000
