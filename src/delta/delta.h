@@ -498,6 +498,19 @@ void delta_transaction_set_metadata(delta_transaction *t, const delta_metadata *
  * table. Without either the transaction is a blind append. */
 void delta_transaction_read_predicate(delta_transaction *t, const pq_predicate *preds, int npreds);
 void delta_transaction_read_whole_table(delta_transaction *t);
+/* A finer judge of concurrent data changes, for a writer that knows which
+ * rows its decisions rest on (the stream's merge: the current rows of its
+ * batch's keys). When set, an add (dataChange) or a remove of a concurrent
+ * commit that falls inside what the transaction read is passed to it, with
+ * that commit's version, and is a conflict only if it sets *conflicts.
+ * Always conflicts, judge or not: a remove of a file this transaction also
+ * removes, a change of protocol or metadata, of an appId or a domain this
+ * transaction sets, and anything at all when this transaction changes the
+ * metadata. A status other than SD_OK ends the commit with that error. */
+typedef sd_status (*delta_conflict_judge)(void *opaque, const delta_action *winner, int64_t version,
+                                          bool *conflicts, sd_error *err);
+void delta_transaction_set_conflict_judge(delta_transaction *t, delta_conflict_judge judge,
+                                          void *opaque);
 /* JSON object text for commitInfo.operationParameters (default {}). */
 void delta_transaction_set_operation_parameters(delta_transaction *t, const char *json_object);
 /* JSON object text for commitInfo.operationMetrics (values as strings, as

@@ -33,6 +33,9 @@ struct delta_transaction {
     pq_predicate *read_preds;
     int nread_preds;
     bool read_whole;
+    bool stages_metadata;
+    delta_conflict_judge judge; /* finer conflict check, NULL = by partition */
+    void *judge_opaque;
     bool committed;
 };
 
@@ -180,6 +183,7 @@ void delta_transaction_set_metadata(delta_transaction *t, const delta_metadata *
     d->configuration = dup_map(t, &m->configuration);
     /* New metadata is judged against everything committed meanwhile. */
     t->read_whole = true;
+    t->stages_metadata = true;
 }
 
 void delta_transaction_read_predicate(delta_transaction *t, const pq_predicate *preds, int npreds) {
@@ -196,6 +200,12 @@ void delta_transaction_read_predicate(delta_transaction *t, const pq_predicate *
 
 void delta_transaction_read_whole_table(delta_transaction *t) {
     t->read_whole = true;
+}
+
+void delta_transaction_set_conflict_judge(delta_transaction *t, delta_conflict_judge judge,
+                                          void *opaque) {
+    t->judge = judge;
+    t->judge_opaque = opaque;
 }
 
 void delta_transaction_set_operation_parameters(delta_transaction *t, const char *json_object) {
@@ -354,8 +364,8 @@ static bool sets_domain(const delta_transaction *t, const char *domain) {
 }
 
 /* Did this transaction read the partition of a file with values `pv`? */
-static sd_status read_covers(const delta_transaction *t, const delta_map *pv, bool known,
-                             bool *covered, sd_error *err) {
+static sd_status read_covers_partition(const delta_transaction *t, const delta_map *pv, bool known,
+                                       bool *covered, sd_error *err) {
     *covered = false;
     if (t->read_whole) {
         *covered = true;
@@ -367,6 +377,15 @@ static sd_status read_covers(const delta_transaction *t, const delta_map *pv, bo
         return SD_OK;
     }
     return delta_partition_matches(t->snap, pv, t->read_preds, t->nread_preds, covered, err);
+}
+
+/* Did this transaction read what winner action `a` (an add or remove
+ * with partition values `pv`) changed: by partition, then by the judge. */
+static sd_status read_covers(const delta_transaction *t, const delta_action *a, int64_t version,
+                             const delta_map *pv, bool known, bool *covered, sd_error *err) {
+    sd_status st = read_covers_partition(t, pv, known, covered, err);
+    if (st != SD_OK || !*covered || t->judge == NULL || t->stages_metadata) return st;
+    return t->judge(t->judge_opaque, a, version, covered, err);
 }
 
 static sd_status conflict(sd_error *err, int64_t v, const char *what, const char *detail) {
@@ -401,7 +420,7 @@ static sd_status check_winner(const delta_transaction *t, const delta_action_vec
                 if (removes_path(t, a->u.remove.path))
                     return conflict(err, version, "deleted a file this transaction also deletes:",
                                     a->u.remove.path);
-                st = read_covers(t, &a->u.remove.partition_values,
+                st = read_covers(t, a, version, &a->u.remove.partition_values,
                                  a->u.remove.extended_file_metadata, &covered, err);
                 if (st != SD_OK) return st;
                 if (covered)
@@ -410,7 +429,7 @@ static sd_status check_winner(const delta_transaction *t, const delta_action_vec
                 break;
             case DELTA_ACTION_ADD:
                 if (!a->u.add.data_change) break;
-                st = read_covers(t, &a->u.add.partition_values, true, &covered, err);
+                st = read_covers(t, a, version, &a->u.add.partition_values, true, &covered, err);
                 if (st != SD_OK) return st;
                 if (covered)
                     return conflict(err, version,

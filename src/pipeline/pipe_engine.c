@@ -39,6 +39,8 @@
 /* Dead letters must be acknowledged before the commit; a broker that takes
  * longer than this is treated as unreachable. */
 #define PE_DLQ_FLUSH_MS 30000
+/* Longest wait after a batch lost its commit to another writer. */
+#define PE_CONFLICT_MAX_BACKOFF_MS 1000
 /* The appId prefix of a file source's position (see pe_file_open). */
 #define PE_FILE_APP_PREFIX "streamdelta-file-"
 
@@ -803,6 +805,9 @@ static sd_status pe_transient(pipe_engine *e, sd_status st, sd_error *err) {
     if (e->failing_since_ms == 0) e->failing_since_ms = sd_now_ms();
     if (pipe_retries_exhausted(e->cfg, e->failing_since_ms, err)) return st;
     int max = e->opts.max_retry_backoff_ms > 0 ? e->opts.max_retry_backoff_ms : 10000;
+    /* A lost race is no outage: the other writer is making progress, and a
+     * long wait only lets it pile up more commits to redo against. */
+    if (st == SD_ERR_CONFLICT && max > PE_CONFLICT_MAX_BACKOFF_MS) max = PE_CONFLICT_MAX_BACKOFF_MS;
     e->backoff_ms = e->backoff_ms ? e->backoff_ms * 2 : 250;
     if (e->backoff_ms > max) e->backoff_ms = max;
     if (e->opts.human) {

@@ -1094,8 +1094,8 @@ static sd_status mg_stage_dv(const pipe_merge *m, delta_transaction *t, mg_plan 
 
 /* Classify every input row against the index: new key, older (skip),
  * newer (update) or same order (check against the stored row). */
-static void mg_classify(pipe_merge *m, const sd_batch *rows, uint8_t *act, mg_hit **hits,
-                        size_t *nhits) {
+static void mg_classify(pipe_merge *m, const sd_batch *rows, uint8_t *act, uint8_t *consulted,
+                        mg_hit **hits, size_t *nhits) {
     *hits = sd_xmalloc((rows->nrows ? rows->nrows : 1) * sizeof(mg_hit));
     *nhits = 0;
     const sd_column *kc = &rows->cols[m->key_col], *oc = &rows->cols[m->order_col];
@@ -1111,6 +1111,7 @@ static void mg_classify(pipe_merge *m, const sd_batch *rows, uint8_t *act, mg_hi
         int64_t e = mk_find(&m->ix, k, n, h);
         if (e < 0) continue;
         const mk_entry *ent = &m->ix.entries[e];
+        consulted[ent->file] = 1;
         int64_t o = mg_order_value(oc, i);
         if (o < ent->order) {
             act[i] = MG_SKIP;
@@ -1237,6 +1238,89 @@ static void mg_read_set(const pipe_merge *m, delta_transaction *t) {
     delta_transaction_read_predicate(t, &pred, 1);
 }
 
+/* What a merge attempt's decisions rest on, for judging a concurrent
+ * commit by key instead of by partition: two writers of one partition
+ * (group-mode instances, OPTIMIZE) then collide only when they touch the
+ * same keys, not on every batch. */
+typedef struct mg_judge {
+    pipe_merge *m;
+    const sd_batch *rows;     /* the batch */
+    const uint8_t *consulted; /* per file id: holds the current row of a batch key */
+    mk_index keys;            /* the batch's keys, built on first need */
+    bool have_keys;
+} mg_judge;
+
+static void mg_judge_keys(mg_judge *j) {
+    if (j->have_keys) return;
+    const sd_column *kc = &j->rows->cols[j->m->key_col];
+    for (size_t i = 0; i < j->rows->nrows; i++) {
+        const uint8_t *k;
+        size_t n;
+        if (mg_key_bytes(kc, i, &k, &n) && n <= MG_MAX_KEY)
+            mk_put(&j->keys, k, n, sd_hash_bytes(k, n), 0, 0, (uint32_t)i);
+    }
+    j->have_keys = true;
+}
+
+/* Does a data file added by another writer hold one of the batch's keys?
+ * A file that cannot be read counts as holding one. */
+static bool mg_added_file_has_batch_key(mg_judge *j, const delta_add *add) {
+    pipe_merge *m = j->m;
+    if (m->key_col == m->part_col) return true;
+    mg_judge_keys(j);
+    delta_file df = {.add = add, .partition_values = NULL, .version = -1};
+    const char *col = m->schema->children[m->key_col].name;
+    sd_error rerr = {0};
+    delta_file_reader *r = delta_file_reader_open(m->snap, &df, &col, 1, &rerr);
+    if (r == NULL) return true;
+    bool hit = false;
+    for (;;) {
+        sd_batch b;
+        bool more;
+        if (delta_file_reader_next(r, &b, &more, &rerr) != SD_OK) {
+            hit = true;
+            break;
+        }
+        if (!more) break;
+        for (size_t i = 0; i < b.nrows && !hit; i++) {
+            const uint8_t *k;
+            size_t n;
+            if (mg_key_bytes(&b.cols[0], i, &k, &n) && n <= MG_MAX_KEY)
+                hit = mk_find(&j->keys, k, n, sd_hash_bytes(k, n)) >= 0;
+        }
+        sd_batch_free(&b);
+        if (hit) break;
+    }
+    delta_file_reader_close(r);
+    return hit;
+}
+
+/* Was a file another writer removed one this attempt looked a key up in? */
+static bool mg_removed_file_consulted(const mg_judge *j, const char *path) {
+    for (size_t i = 0; i < j->m->nfiles; i++)
+        if (j->consulted[i] && strcmp(j->m->files[i].df->add->path, path) == 0) return true;
+    return false;
+}
+
+/* delta_conflict_judge: a concurrent add conflicts when it holds a key of
+ * the batch (an insert or update decided here may be stale), a concurrent
+ * remove when it took away the current row of one (the delete or rewrite of
+ * a row this attempt compared against). Everything else another writer did
+ * leaves this attempt's plan valid. */
+static sd_status mg_judge_winner(void *opaque, const delta_action *winner, int64_t version,
+                                 bool *conflicts, sd_error *err) {
+    (void)version;
+    (void)err;
+    mg_judge *j = opaque;
+    if (winner->kind == DELTA_ACTION_ADD)
+        *conflicts = mg_added_file_has_batch_key(j, &winner->u.add);
+    else if (winner->kind == DELTA_ACTION_REMOVE)
+        *conflicts = mg_removed_file_consulted(j, winner->u.remove.path);
+    else
+        *conflicts = true;
+    return SD_OK;
+}
+
 typedef struct mg_offsets {
     const char *app_prefix, *topic;
     const int32_t *partitions;
@@ -1302,9 +1386,10 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
     m->use_dv =
         delta_snapshot_dv_supported(m->snap) && (m->cfg_dv || delta_snapshot_dv_enabled(m->snap));
     uint8_t *act = sd_xmalloc(rows->nrows ? rows->nrows : 1);
+    uint8_t *consulted = sd_xcalloc(m->nfiles ? m->nfiles : 1, 1);
     mg_hit *hits;
     size_t nhits;
-    mg_classify(m, rows, act, &hits, &nhits);
+    mg_classify(m, rows, act, consulted, &hits, &nhits);
     sd_status st = SD_OK;
     for (size_t h = 0; st == SD_OK && h < nhits;) {
         size_t e = h;
@@ -1317,9 +1402,11 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
     free(act);
     int64_t t1 = sd_now_ns();
     stats->plan_ns += t1 - t0;
-    if (st != SD_OK) return st;
     *version = -1;
-    if (p->nouts == 0 && p->nremoved == 0 && p->ndvs == 0 && !offsets_moved) return SD_OK;
+    if (st != SD_OK || (p->nouts == 0 && p->nremoved == 0 && p->ndvs == 0 && !offsets_moved)) {
+        free(consulted);
+        return st;
+    }
     bool merge = p->nouts > 0 || p->nremoved > 0 || p->ndvs > 0;
     delta_transaction *t = delta_transaction_begin(m->snap, merge ? "MERGE" : "STREAMING UPDATE");
     for (size_t i = 0; st == SD_OK && i < p->nouts; i++) {
@@ -1336,9 +1423,13 @@ static sd_status mg_attempt(pipe_merge *m, const sd_batch *rows, const mg_offset
         free(app);
     }
     mg_read_set(m, t);
+    mg_judge judge = {.m = m, .rows = rows, .consulted = consulted};
+    delta_transaction_set_conflict_judge(t, mg_judge_winner, &judge);
     mg_commit_info(m, t, p, merge, (int64_t)rows->nrows);
     if (st == SD_OK) st = delta_transaction_commit(t, MG_COMMIT_RETRIES, version, err);
     delta_transaction_free(t);
+    mk_free(&judge.keys);
+    free(consulted);
     stats->commit_ns += sd_now_ns() - t2;
     return st;
 }

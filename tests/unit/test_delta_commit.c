@@ -269,6 +269,86 @@ TEST(delta_commit_race_rules) {
     free(path);
 }
 
+/* A judge that lets through winner actions whose path does not contain
+ * `*opaque`, and counts what it was shown. */
+typedef struct judge_probe {
+    const char *conflicting;
+    int shown;
+} judge_probe;
+
+static sd_status judge_by_name(void *opaque, const delta_action *winner, int64_t version,
+                               bool *conflicts, sd_error *err) {
+    (void)version;
+    (void)err;
+    judge_probe *j = opaque;
+    j->shown++;
+    const char *path =
+        winner->kind == DELTA_ACTION_ADD ? winner->u.add.path : winner->u.remove.path;
+    *conflicts = strstr(path, j->conflicting) != NULL;
+    return SD_OK;
+}
+
+/* The conflict judge refines what a read predicate covers; it never
+ * relaxes a delete-delete conflict. */
+TEST(delta_commit_conflict_judge) {
+    char *path = new_table("judge", NULL, NULL);
+    sd_error err = {0};
+    int64_t v = -1;
+    CHECK_OK(append_one(path, "rating_date=2024-01-01/a.parquet", "2024-01-01", 0, &v, &err), &err);
+    delta_snapshot *old = snap(path); /* version 1: a */
+    if (old == NULL) return;
+    CHECK_OK(append_one(path, "rating_date=2024-01-01/b.parquet", "2024-01-01", 0, &v, &err), &err);
+    pq_predicate p;
+    memset(&p, 0, sizeof(p));
+    p.path = "rating_date";
+    p.op = PQ_EQ;
+    p.value.kind = SD_STRING;
+    p.value.u.s.ptr = (const uint8_t *)"2024-01-01";
+    p.value.u.s.len = 10;
+    /* The judge says b.parquet does not matter: the read commits. */
+    judge_probe j = {"nothing-matches", 0};
+    delta_transaction *t = delta_transaction_begin(old, "MERGE");
+    delta_transaction_read_predicate(t, &p, 1);
+    delta_transaction_set_conflict_judge(t, judge_by_name, &j);
+    stage_add(t, "rating_date=2024-01-01/c.parquet", "2024-01-01");
+    CHECK_OK(delta_transaction_commit(t, 5, &v, &err), &err);
+    CHECK_INT(v, 3);
+    CHECK_INT(j.shown, 1);
+    delta_transaction_free(t);
+    /* It says b.parquet matters: conflict, with the partition rule's message. */
+    j = (judge_probe){"b.parquet", 0};
+    t = delta_transaction_begin(old, "MERGE");
+    delta_transaction_read_predicate(t, &p, 1);
+    delta_transaction_set_conflict_judge(t, judge_by_name, &j);
+    stage_add(t, "rating_date=2024-01-01/d.parquet", "2024-01-01");
+    sd_error_clear(&err);
+    CHECK_INT(delta_transaction_commit(t, 5, &v, &err), SD_ERR_CONFLICT);
+    CHECK(strstr(err.msg, "concurrent commit 2 added data this transaction read: "
+                          "rating_date=2024-01-01/b.parquet") != NULL);
+    delta_transaction_free(t);
+    /* A file both remove: a conflict whatever the judge says. */
+    delta_snapshot *v3 = snap(path);
+    if (v3 != NULL) {
+        t = delta_transaction_begin(v3, "MERGE");
+        delta_transaction_remove(t, delta_snapshot_file(v3, 0), true);
+        CHECK_OK(delta_transaction_commit(t, 0, &v, &err), &err);
+        delta_transaction_free(t);
+        j = (judge_probe){"nothing-matches", 0};
+        t = delta_transaction_begin(v3, "MERGE");
+        delta_transaction_read_predicate(t, &p, 1);
+        delta_transaction_set_conflict_judge(t, judge_by_name, &j);
+        delta_transaction_remove(t, delta_snapshot_file(v3, 0), true);
+        sd_error_clear(&err);
+        CHECK_INT(delta_transaction_commit(t, 5, &v, &err), SD_ERR_CONFLICT);
+        CHECK(strstr(err.msg, "deleted a file this transaction also deletes") != NULL);
+        CHECK_INT(j.shown, 0);
+        delta_transaction_free(t);
+        delta_snapshot_free(v3);
+    }
+    delta_snapshot_free(old);
+    free(path);
+}
+
 TEST(delta_commit_refusals) {
     char *path = new_table("appendonly", "delta.appendOnly", "true");
     sd_error err = {0};
