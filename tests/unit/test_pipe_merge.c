@@ -27,14 +27,22 @@ static sd_schema *tm_schema(void) {
     return s;
 }
 
-static char *tm_table(const char *name, const sd_schema *s, bool partitioned) {
+/* A new table in the test's directory, partitioned by rating_date or not,
+ * with deletion vectors enabled or not. */
+static char *tm_table_with(const char *name, const sd_schema *s, bool partitioned, bool dv) {
     char *path = sd_xasprintf("%s/%s", unit_tmpdir(), name);
     sd_error err = {0};
     const char *part = "rating_date";
-    CHECK_OK(
-        delta_table_create(path, s, partitioned ? &part : NULL, partitioned ? 1 : 0, NULL, &err),
-        &err);
+    delta_kv kv = {"delta.enableDeletionVectors", "true"};
+    delta_map props = {1, &kv};
+    CHECK_OK(delta_table_create(path, s, partitioned ? &part : NULL, partitioned ? 1 : 0,
+                                dv ? &props : NULL, &err),
+             &err);
     return path;
+}
+
+static char *tm_table(const char *name, const sd_schema *s, bool partitioned) {
+    return tm_table_with(name, s, partitioned, false);
 }
 
 static void tm_config(pipe_config *cfg, const char *table, bool partitioned) {
@@ -519,12 +527,8 @@ TEST(pipe_merge_concurrent_writer) {
  * does forces a redo. Copy-on-write or deletion vectors. */
 static void tm_concurrent_by_key(const char *name, bool dv) {
     sd_schema *s = tm_schema();
-    char *table = sd_xasprintf("%s/%s", unit_tmpdir(), name);
-    const char *part = "rating_date";
-    delta_kv kv = {"delta.enableDeletionVectors", "true"};
-    delta_map props = {1, &kv};
+    char *table = tm_table_with(name, s, true, dv);
     sd_error err = {0};
-    CHECK_OK(delta_table_create(table, s, &part, 1, dv ? &props : NULL, &err), &err);
     pipe_config cfg;
     tm_config(&cfg, table, true);
     pipe_merge *a = pipe_merge_open(&cfg, s, TODAY, &err);
@@ -633,12 +637,8 @@ static void tm_dv_counts(const char *table, int *on_disk, int *in_log) {
  * file it wrote, folds in the first's DV and commits the union. */
 TEST(pipe_merge_dv_concurrent_writer) {
     sd_schema *s = tm_schema();
-    char *table = sd_xasprintf("%s/conc-dv", unit_tmpdir());
-    const char *part = "rating_date";
-    delta_kv kv = {"delta.enableDeletionVectors", "true"};
-    delta_map props = {1, &kv};
+    char *table = tm_table_with("conc-dv", s, true, true);
     sd_error err = {0};
-    CHECK_OK(delta_table_create(table, s, &part, 1, &props, &err), &err);
     pipe_config cfg;
     tm_config(&cfg, table, true);
     pipe_merge *a = pipe_merge_open(&cfg, s, TODAY, &err);
@@ -1036,17 +1036,7 @@ TEST(pipe_merge_after_vacuum_deleted_its_files) {
  * the old rows deleted with deletion vectors instead of rewriting files. */
 static void tm_random_model(bool dv) {
     sd_schema *s = tm_schema();
-    char *table;
-    if (dv) {
-        table = sd_xasprintf("%s/model-dv", unit_tmpdir());
-        const char *part = "rating_date";
-        delta_kv kv = {"delta.enableDeletionVectors", "true"};
-        delta_map props = {1, &kv};
-        sd_error cerr = {0};
-        CHECK_OK(delta_table_create(table, s, &part, 1, &props, &cerr), &cerr);
-    } else {
-        table = tm_table("model", s, true);
-    }
+    char *table = tm_table_with(dv ? "model-dv" : "model", s, true, dv);
     pipe_config cfg;
     tm_config(&cfg, table, true);
     sd_error err = {0};
