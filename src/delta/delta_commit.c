@@ -379,10 +379,14 @@ static sd_status read_covers_partition(const delta_transaction *t, const delta_m
     return delta_partition_matches(t->snap, pv, t->read_preds, t->nread_preds, covered, err);
 }
 
-/* Did this transaction read what winner action `a` (an add or remove
- * with partition values `pv`) changed: by partition, then by the judge. */
+/* Did this transaction read what winner action `a` (an add or a remove of
+ * commit `version`) changed: by partition, then by the judge. A remove
+ * without extended file metadata has no partition values to go by. */
 static sd_status read_covers(const delta_transaction *t, const delta_action *a, int64_t version,
-                             const delta_map *pv, bool known, bool *covered, sd_error *err) {
+                             bool *covered, sd_error *err) {
+    bool add = a->kind == DELTA_ACTION_ADD;
+    const delta_map *pv = add ? &a->u.add.partition_values : &a->u.remove.partition_values;
+    bool known = add || a->u.remove.extended_file_metadata;
     sd_status st = read_covers_partition(t, pv, known, covered, err);
     if (st != SD_OK || !*covered || t->judge == NULL || t->stages_metadata) return st;
     return t->judge(t->judge_opaque, a, version, covered, err);
@@ -420,8 +424,7 @@ static sd_status check_winner(const delta_transaction *t, const delta_action_vec
                 if (removes_path(t, a->u.remove.path))
                     return conflict(err, version, "deleted a file this transaction also deletes:",
                                     a->u.remove.path);
-                st = read_covers(t, a, version, &a->u.remove.partition_values,
-                                 a->u.remove.extended_file_metadata, &covered, err);
+                st = read_covers(t, a, version, &covered, err);
                 if (st != SD_OK) return st;
                 if (covered)
                     return conflict(err, version,
@@ -429,7 +432,7 @@ static sd_status check_winner(const delta_transaction *t, const delta_action_vec
                 break;
             case DELTA_ACTION_ADD:
                 if (!a->u.add.data_change) break;
-                st = read_covers(t, a, version, &a->u.add.partition_values, true, &covered, err);
+                st = read_covers(t, a, version, &covered, err);
                 if (st != SD_OK) return st;
                 if (covered)
                     return conflict(err, version,

@@ -790,9 +790,6 @@ static sd_status pe_process(pipe_engine *e, pe_polled *b, int64_t start_ms, int6
     return st;
 }
 
-/* A transient failure: drop the source (and what it held), wait with
- * exponential backoff, and let the next batch reopen it at the table's
- * offsets. Returns the error when retries are not allowed any longer. */
 bool pipe_retries_exhausted(const pipe_config *cfg, int64_t failing_since_ms, sd_error *err) {
     int64_t failing_ms = sd_now_ms() - failing_since_ms;
     if (cfg->give_up_after_ms <= 0 || failing_ms <= cfg->give_up_after_ms) return false;
@@ -801,6 +798,9 @@ bool pipe_retries_exhausted(const pipe_config *cfg, int64_t failing_since_ms, sd
     return true;
 }
 
+/* A transient failure: drop the source (and what it held), wait with
+ * exponential backoff, and let the next batch reopen it at the table's
+ * offsets. Returns the error when retries are not allowed any longer. */
 static sd_status pe_transient(pipe_engine *e, sd_status st, sd_error *err) {
     if (e->failing_since_ms == 0) e->failing_since_ms = sd_now_ms();
     if (pipe_retries_exhausted(e->cfg, e->failing_since_ms, err)) return st;
