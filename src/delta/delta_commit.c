@@ -222,12 +222,6 @@ void delta_transaction_set_operation_metrics(delta_transaction *t, const char *j
 /* Commit files                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void random_uuid(char out[SD_UUID_TEXT_SIZE]) {
-    uint8_t u[16];
-    sd_uuid_random(u);
-    sd_uuid_format(u, out);
-}
-
 static sd_status fsync_dir(const char *dir, sd_error *err) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return sd_error_set(err, SD_ERR_IO, "%s: %s", dir, strerror(errno));
@@ -241,8 +235,8 @@ static sd_status fsync_dir(const char *dir, sd_error *err) {
 /* Write `body` to a new hidden temporary file in `log_dir`, fsync'd. */
 static sd_status write_temp(const char *log_dir, const sd_buf *body, char **tmp_path,
                             sd_error *err) {
-    char id[37];
-    random_uuid(id);
+    char id[SD_UUID_TEXT_SIZE];
+    sd_uuid_random_text(id);
     char *path = sd_xasprintf("%s/.tmp-%s.json", log_dir, id);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -312,8 +306,8 @@ static void build_body(const delta_transaction *t, sd_buf *out) {
         if (t->actions.items[i].kind == DELTA_ACTION_ADD) nadd++;
         if (t->actions.items[i].kind == DELTA_ACTION_REMOVE) nremove++;
     }
-    char txn_id[37];
-    random_uuid(txn_id);
+    char txn_id[SD_UUID_TEXT_SIZE];
+    sd_uuid_random_text(txn_id);
     sd_buf_appendf(out,
                    "{\"commitInfo\":{\"timestamp\":%lld,\"operation\":", (long long)sd_now_ms());
     sd_json_append_string(out, t->operation, strlen(t->operation));
@@ -624,8 +618,8 @@ sd_status delta_table_create(const char *path, const sd_schema *schema,
     if (schema_has_kind(schema, SD_TIMESTAMP_NTZ)) features[nfeatures++] = "timestampNtz";
     if (nfeatures > 2)
         proto.u.protocol = (delta_protocol){3, 7, nfeatures - 2, features + 2, nfeatures, features};
-    char id[37];
-    random_uuid(id);
+    char id[SD_UUID_TEXT_SIZE];
+    sd_uuid_random_text(id);
     delta_metadata *m = &meta.u.metadata;
     m->id = id;
     m->format_provider = "parquet";

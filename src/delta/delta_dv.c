@@ -265,15 +265,11 @@ char *delta_dv_uuid_path(const delta_dv_descriptor *dv, sd_error *err) {
             sd_error_set(err, SD_ERR_FORMAT, "deletion vector descriptor '%s': bad UUID", s);
         return NULL;
     }
-    const uint8_t *u = uuid.data;
-    size_t plen = n - DV_UUID_Z85_LEN;
-    char *out = sd_xasprintf(
-        "%.*s%sdeletion_vector_%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x"
-        ".bin",
-        (int)plen, s, plen ? "/" : "", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-        u[10], u[11], u[12], u[13], u[14], u[15]);
+    char text[SD_UUID_TEXT_SIZE];
+    sd_uuid_format(uuid.data, text);
     sd_buf_free(&uuid);
-    return out;
+    size_t plen = n - DV_UUID_Z85_LEN;
+    return sd_xasprintf("%.*s%sdeletion_vector_%s.bin", (int)plen, s, plen ? "/" : "", text);
 }
 
 /* File path of a 'u' or 'p' descriptor. */

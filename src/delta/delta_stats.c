@@ -251,10 +251,8 @@ void delta_partition_dir(const char *const *columns, const sd_value *values, siz
 }
 
 void delta_data_file_name(sd_buf *out) {
-    uint8_t u[16];
     char text[SD_UUID_TEXT_SIZE];
-    sd_uuid_random(u);
-    sd_uuid_format(u, text);
+    sd_uuid_random_text(text);
     sd_buf_appendf(out, "part-00000-%s-c000.snappy.parquet", text);
 }
 

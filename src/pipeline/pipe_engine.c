@@ -127,7 +127,7 @@ struct pipe_engine {
     pipe_progress progress;
     bool have_progress;
     pipe_engine_totals totals;
-    char run_id[37];
+    char run_id[SD_UUID_TEXT_SIZE];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -151,23 +151,6 @@ static void pe_sleep(const pipe_engine *e, int64_t ms) {
         nanosleep(&ts, NULL);
         ms -= step;
     }
-}
-
-static void pe_run_id(char out[37]) {
-    uint8_t b[16];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    bool ok = fd >= 0 && read(fd, b, sizeof b) == (ssize_t)sizeof b;
-    if (fd >= 0) close(fd);
-    if (!ok) {
-        /* No entropy source: a run id only has to differ between runs. */
-        uint64_t t = (uint64_t)sd_now_ns() ^ ((uint64_t)getpid() << 32);
-        for (int i = 0; i < 16; i++) b[i] = (uint8_t)(t >> (8 * (i % 8))) ^ (uint8_t)(i * 37);
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
 }
 
 static void pe_base64(const uint8_t *p, size_t n, sd_buf *out) {
@@ -920,7 +903,7 @@ pipe_engine *pipe_engine_new(const pipe_config *cfg, const pipe_engine_options *
     e->app_prefix = e->opts.app_prefix ? e->opts.app_prefix : PIPE_APP_PREFIX;
     e->dlq_fd = -1;
     e->batch_id = 0;
-    pe_run_id(e->run_id);
+    sd_uuid_random_text(e->run_id); /* Spark's runId in the progress reports */
     e->totals.table_version = -1;
     for (int i = 0; i < cfg->nkafka; i++)
         kafka_config_add(&e->kconf, cfg->kafka[i].name, cfg->kafka[i].value);

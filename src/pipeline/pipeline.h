@@ -27,9 +27,9 @@ typedef enum pipe_gen_kind {
 /* One movie-rating event (DESIGN.md's Avro schema). */
 typedef struct pipe_gen_event {
     pipe_gen_kind kind;
-    char event_id[37]; /* UUIDs, NUL-terminated */
-    char user_id[37];
-    char movie_id[37];
+    char event_id[SD_UUID_TEXT_SIZE]; /* UUIDs, NUL-terminated */
+    char user_id[SD_UUID_TEXT_SIZE];
+    char movie_id[SD_UUID_TEXT_SIZE];
     float rating;             /* 0.0 .. 10.0, one decimal */
     int64_t rating_timestamp; /* epoch seconds */
 } pipe_gen_event;
@@ -523,7 +523,7 @@ sd_status pipe_late_dedupe(sd_batch *rows, int date_col, int64_t min_day, int ke
 /* What one micro-batch did, as Spark's StreamingQueryProgress reports it
  * (plus the counts of our steps). Durations in milliseconds. */
 typedef struct pipe_progress {
-    char run_id[37];
+    char run_id[SD_UUID_TEXT_SIZE];
     int64_t batch_id;
     int64_t timestamp_ms; /* wall clock at the batch's start */
     const char *topic;    /* borrowed */

@@ -39,6 +39,12 @@ void sd_uuid_format(const uint8_t u[16], char out[SD_UUID_TEXT_SIZE]) {
     out[o] = '\0';
 }
 
+void sd_uuid_random_text(char out[SD_UUID_TEXT_SIZE]) {
+    uint8_t u[16];
+    sd_uuid_random(u);
+    sd_uuid_format(u, out);
+}
+
 void sd_uuid_from_words(uint64_t hi, uint64_t lo, char out[SD_UUID_TEXT_SIZE]) {
     uint8_t u[16];
     for (int i = 0; i < 8; i++) {

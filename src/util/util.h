@@ -397,6 +397,8 @@ static inline uint64_t sd_hash_bytes(const uint8_t *p, size_t n) {
 void sd_uuid_random(uint8_t u[16]);
 /* Its text: "8-4-4-4-12", lowercase. */
 void sd_uuid_format(const uint8_t u[16], char out[SD_UUID_TEXT_SIZE]);
+/* The text of a random one (names, ids: where the bytes are not needed). */
+void sd_uuid_random_text(char out[SD_UUID_TEXT_SIZE]);
 /* The text of the one made of two words (big-endian, version bits
  * stamped), for deterministic generators. */
 void sd_uuid_from_words(uint64_t hi, uint64_t lo, char out[SD_UUID_TEXT_SIZE]);
