@@ -493,7 +493,7 @@ TEST(kafka_source_waits_for_a_partition_leader) {
     kafka_source_options o = {.bootstrap = bs, .topic = "fresh"};
     sd_error err = {0};
     kafka_source *src = kafka_source_new(&o, &err);
-    if (src == NULL) unit_fail(__FILE__, __LINE__, "kafka_source_new: %s", err.msg);
+    CHECK_OK(src ? SD_OK : err.code, &err);
     if (src != NULL) {
         seen s;
         seen_init(&s);
